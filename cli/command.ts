@@ -1,0 +1,64 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** A mistake in how the command was called: printed with a hint to `--help`, exit code 2. */
+export class UsageError extends Error {}
+
+/** A failure the user can act on (bad file, incompatible model): printed as one line, exit code 1. */
+export class CliError extends Error {}
+
+export interface Command {
+    /** The word after `presage`, e.g. `generate`. */
+    readonly name: string;
+    /** One line for `presage --help`. */
+    readonly summary: string;
+    /** The full `--help` text. */
+    readonly help: string;
+    run(argv: string[]): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * `util.parseArgs` in strict mode, with `--help` and `--json` everywhere and its errors turned into
+ * one-line usage errors.
+ */
+export function parseCommandArgs<T extends Options>(argv: string[], options: T, { positionals = false } = {}) {
+    try {
+        return parseArgs({
+            args: argv,
+            options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" }, ...options },
+            allowPositionals: positionals,
+            strict: true
+        });
+    } catch (err) {
+        throw new UsageError((err as Error).message.split("\n")[0]);
+    }
+}
+
+/** Parses an integer option, refusing anything that is not a whole number within [min, max]. */
+export function intOption(value: string | undefined, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    if (value == null) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+        throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+    return n;
+}
+
+/** Parses a number option within [min, max]. */
+export function numberOption(value: string | undefined, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+    if (value == null) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max)
+        throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${value}"`);
+    return n;
+}
+
+export function requireOption<T>(value: T | undefined, name: string): T {
+    if (value == null || value === "") throw new UsageError(`--${name} is required`);
+    return value;
+}
+
+/** Prints one JSON object on stdout (the `--json` contract of every subcommand). */
+export function printJson(value: unknown): void {
+    process.stdout.write(JSON.stringify(value) + "\n");
+}

@@ -1,0 +1,32 @@
+import type { Token } from "node-llama-cpp";
+
+/** Where a guessed token came from; the UI colours accepted tokens by it. */
+export type DraftSource = "draft" | "ngram" | "retrieval" | "history" | "early-exit" | "oracle";
+
+export const draftSources: readonly DraftSource[] = ["draft", "ngram", "retrieval", "history", "early-exit", "oracle"];
+
+/**
+ * A guessed continuation of the current context.
+ * `confidence[i]` is the drafter's own estimate that `tokens[i]` is right given that `tokens[0..i)` were:
+ * a probability for a draft model, a smoothed count ratio for n-gram and retrieval sources.
+ */
+export interface Hypothesis {
+    source: DraftSource;
+    tokens: Token[];
+    confidence: number[];
+}
+
+/**
+ * A source of guesses. The decoder owns the token history; a drafter only reads it.
+ * `history` always holds every token in the target's context (prompt and accepted output).
+ */
+export interface Drafter {
+    readonly source: DraftSource;
+    /** Start over from this history (a new prompt, a new turn, or after a truncation). */
+    reset(history: readonly Token[]): void | Promise<void>;
+    /** `accepted` were just appended to `history` by the target. */
+    observe(history: readonly Token[], accepted: readonly Token[]): void | Promise<void>;
+    /** Guesses for what follows `history`, each at most `maxTokens` long; none when there is nothing to say. */
+    propose(history: readonly Token[], maxTokens: number): Hypothesis[] | Promise<Hypothesis[]>;
+    dispose(): void | Promise<void>;
+}
