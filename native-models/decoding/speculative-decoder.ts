@@ -1,0 +1,144 @@
+import type { Token } from "node-llama-cpp";
+import type { Drafter, Hypothesis } from "../drafters/drafter.ts";
+import type { HypothesisReducer, Reduction } from "../reduction/hypothesis-reducer.ts";
+import { PositionSampler, type SamplingOptions } from "./sampling.ts";
+import { StatsRecorder, type AnswerStats, type StepStats } from "./stats.ts";
+import type { Verifier } from "./verifier.ts";
+
+export type StopReason = "eog" | "max-tokens" | "stop" | "abort" | "context-full";
+
+export interface DecodeOptions {
+    maxTokens: number;
+    sampling?: SamplingOptions;
+    /** Upper bound on guesses per step ("auto": the reducer decides). */
+    maxDraft?: number | "auto";
+    /** Tokens that end the answer (end-of-generation tokens); they are not part of the output. */
+    isStopToken?: (token: Token) => boolean;
+    /**
+     * Called after each step with the whole output; returns the length to cut the output at when a stop
+     * condition (a stop string) was met, else undefined.
+     */
+    stopAt?: (output: readonly Token[]) => number | undefined;
+    signal?: AbortSignal;
+    onStep?: (step: StepStats, output: readonly Token[]) => void;
+}
+
+export interface DecodeResult {
+    tokens: Token[];
+    stopReason: StopReason;
+    stats: AnswerStats;
+}
+
+/**
+ * Presage's own decoding loop: ask the drafters for guesses, reduce them to one chain, verify it in one
+ * batch, keep what the target agrees with. With no drafters it is plain decoding on the same numeric
+ * path, which is what the "identical to plain" guarantee compares against.
+ */
+export class SpeculativeDecoder {
+    constructor(
+        private readonly verifier: Verifier,
+        private readonly drafters: readonly Drafter[],
+        private readonly reducer: HypothesisReducer | null,
+        private readonly baselineTokensPerSecond: number | null = null
+    ) {}
+
+    async decode(prompt: readonly Token[], options: DecodeOptions): Promise<DecodeResult> {
+        const sampler = new PositionSampler(options.sampling);
+        const stats = new StatsRecorder(this.baselineTokensPerSecond);
+        const output: Token[] = [];
+        const history: Token[] = [...prompt];
+        const { signal, isStopToken, stopAt, onStep } = options;
+        const cap = options.maxDraft === "auto" || options.maxDraft == null ? Infinity : options.maxDraft;
+        let stopReason: StopReason | null = null;
+        let step = 0;
+
+        // Adds a step's tokens to the output, cutting at a stop token; true when the answer is complete.
+        const append = (tokens: readonly Token[]): boolean => {
+            for (const token of tokens) {
+                if (isStopToken?.(token)) {
+                    stopReason = "eog";
+                    return true;
+                }
+                output.push(token);
+                history.push(token);
+            }
+            return false;
+        };
+
+        // Cuts the output where a stop string begins; true when it did.
+        const cutAtStop = (): boolean => {
+            const cut = stopAt?.(output);
+            if (cut == null) return false;
+            stats.trim(output.length - cut);
+            output.length = cut;
+            stopReason = "stop";
+            return true;
+        };
+
+        if (options.maxTokens <= 0) return { tokens: [], stopReason: "max-tokens", stats: stats.finish() };
+        if (prompt.length >= this.verifier.contextSize - 2)
+            throw new Error(`The prompt has ${prompt.length} tokens but the context holds ${this.verifier.contextSize}: shorten it or raise the context size.`);
+
+        let t = performance.now();
+        const first = await this.verifier.prefill(prompt, sampler, 0);
+        append([first]);
+        cutAtStop();
+        for (const d of this.drafters) await d.reset(history);
+        const firstStep: StepStats = { step: step++, drafted: 0, accepted: 0, source: null, tokens: output.slice(), ms: performance.now() - t };
+        stats.record(firstStep);
+        onStep?.(firstStep, output);
+
+        while (stopReason == null) {
+            if (signal?.aborted) {
+                stopReason = "abort";
+                break;
+            }
+            const remaining = options.maxTokens - output.length;
+            if (remaining <= 0) {
+                stopReason = "max-tokens";
+                break;
+            }
+            // Room for the pending token and the padded or guessed ones after it.
+            const room = this.verifier.contextSize - 1 - history.length;
+            if (room < 2) {
+                stopReason = "context-full";
+                break;
+            }
+            t = performance.now();
+            const limit = Math.min(remaining - 1, room - 1, cap);
+            const reduction = limit > 0 ? await this.guess(history, limit) : none;
+            const pending = output[output.length - 1]!;
+            const verdict = await this.verifier.verify(pending, reduction.tokens, sampler, output.length);
+            this.reducer?.learn(reduction, verdict.accepted);
+            const before = output.length;
+            append(verdict.tokens);
+            if (cutAtStop()) history.length = prompt.length + output.length;
+            const added = output.slice(before);
+            if (stopReason == null) for (const d of this.drafters) await d.observe(history, added);
+            const s: StepStats = {
+                step: step++,
+                drafted: reduction.tokens.length,
+                accepted: verdict.accepted,
+                source: reduction.source,
+                tokens: added,
+                ms: performance.now() - t
+            };
+            stats.record(s);
+            onStep?.(s, output);
+        }
+        return { tokens: output, stopReason: stopReason ?? "max-tokens", stats: stats.finish() };
+    }
+
+    private async guess(history: readonly Token[], limit: number): Promise<Reduction> {
+        if (this.drafters.length === 0) return none;
+        const hypotheses: Hypothesis[] = [];
+        for (const d of this.drafters) hypotheses.push(...(await d.propose(history, limit)));
+        if (hypotheses.length === 0) return none;
+        if (this.reducer != null) return this.reducer.reduce(hypotheses, limit);
+        // Without reduction: the longest chain as proposed.
+        const h = hypotheses.reduce((a, b) => (b.tokens.length > a.tokens.length ? b : a));
+        return { source: h.source, tokens: h.tokens.slice(0, limit), confidence: h.confidence.slice(0, limit) };
+    }
+}
+
+const none: Reduction = { source: null, tokens: [], confidence: [] };

@@ -1,0 +1,96 @@
+import type { Token } from "node-llama-cpp";
+import type { DraftSource } from "../drafters/drafter.ts";
+
+/** One verification step of the target model. */
+export interface StepStats {
+    step: number;
+    /** Guessed tokens sent to the target with the last accepted one. */
+    drafted: number;
+    /** How many of them the target agreed with. */
+    accepted: number;
+    /** Whose guess was verified; null when nothing was guessed. */
+    source: DraftSource | null;
+    /** Tokens this step added to the answer: the accepted guesses, then the target's own token. */
+    tokens: Token[];
+    /** Wall time of the step, drafting included. */
+    ms: number;
+}
+
+export interface SourceStats {
+    steps: number;
+    drafted: number;
+    accepted: number;
+}
+
+/** Totals for one answer. */
+export interface AnswerStats {
+    tokens: number;
+    seconds: number;
+    tokensPerSecond: number;
+    steps: number;
+    drafted: number;
+    accepted: number;
+    /** Tokens per verification step (1 = no speedup from guessing). */
+    meanAcceptedLength: number;
+    /** accepted / drafted. */
+    acceptanceRate: number;
+    bySource: Partial<Record<DraftSource, SourceStats & { acceptanceRate: number }>>;
+    /** Plain decoding speed of this model measured at load (calibration); null before calibration. */
+    baselineTokensPerSecond: number | null;
+    /** tokensPerSecond / baselineTokensPerSecond: an estimate, since the baseline was not run on this prompt. */
+    speedupEstimate: number | null;
+    estimate: true;
+}
+
+/** Accumulates step stats into answer stats. */
+export class StatsRecorder {
+    private readonly started = performance.now();
+    private steps = 0;
+    private tokens = 0;
+    private drafted = 0;
+    private accepted = 0;
+    private readonly bySource = new Map<DraftSource, SourceStats>();
+
+    constructor(private readonly baselineTokensPerSecond: number | null) {}
+
+    record(step: StepStats): void {
+        this.steps++;
+        this.tokens += step.tokens.length;
+        this.drafted += step.drafted;
+        this.accepted += step.accepted;
+        if (step.source != null) {
+            const s = this.bySource.get(step.source) ?? { steps: 0, drafted: 0, accepted: 0 };
+            s.steps++;
+            s.drafted += step.drafted;
+            s.accepted += step.accepted;
+            this.bySource.set(step.source, s);
+        }
+    }
+
+    /** Removes tokens cut off after the fact (a stop string or the token limit). */
+    trim(tokens: number): void {
+        this.tokens = Math.max(0, this.tokens - tokens);
+    }
+
+    finish(): AnswerStats {
+        const seconds = (performance.now() - this.started) / 1000;
+        const tokensPerSecond = seconds > 0 ? this.tokens / seconds : 0;
+        const bySource: AnswerStats["bySource"] = {};
+        for (const [source, s] of this.bySource)
+            bySource[source] = { ...s, acceptanceRate: s.drafted > 0 ? s.accepted / s.drafted : 0 };
+        return {
+            tokens: this.tokens,
+            seconds,
+            tokensPerSecond,
+            steps: this.steps,
+            drafted: this.drafted,
+            accepted: this.accepted,
+            meanAcceptedLength: this.steps > 0 ? this.tokens / this.steps : 0,
+            acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
+            bySource,
+            baselineTokensPerSecond: this.baselineTokensPerSecond,
+            speedupEstimate: this.baselineTokensPerSecond ? tokensPerSecond / this.baselineTokensPerSecond : null,
+            estimate: true
+        };
+    }
+}

@@ -1,0 +1,314 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import { VerificationCostModel } from "../decoding/cost-model.ts";
+import type { SamplingOptions } from "../decoding/sampling.ts";
+import { SpeculativeDecoder, type StopReason } from "../decoding/speculative-decoder.ts";
+import type { AnswerStats, StepStats } from "../decoding/stats.ts";
+import { Verifier } from "../decoding/verifier.ts";
+import { DraftModelDrafter } from "../drafters/draft-model-drafter.ts";
+import type { Drafter, DraftSource } from "../drafters/drafter.ts";
+import { NgramDrafter } from "../drafters/ngram-drafter.ts";
+import { OracleDrafter } from "../drafters/oracle-drafter.ts";
+import { HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
+import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
+import { defaultThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
+import { readVocabulary, vocabularyFingerprint, vocabularyMismatch } from "../runtime/vocabulary.ts";
+import { ensureEarlyExitDraft } from "./early-exit.ts";
+import type { StrategyName } from "./strategy.ts";
+import { TextStream } from "./text-stream.ts";
+
+export interface EngineOptions {
+    modelPath: string;
+    /** A smaller model with the same vocabulary, for the `draft` strategy. */
+    draftModelPath?: string;
+    backend?: BackendChoice;
+    /** llama.cpp threads; default: 1 for tiny models, else the cores good at math. */
+    threads?: number;
+    /** Tokens of context; default: the model's training context, at most 4096. */
+    contextSize?: number;
+    gpuLayers?: number | "auto" | "max";
+    /** Measure the verification cost and plain speed at load (default true; a few seconds on big models). */
+    calibrate?: boolean;
+    /** Where derived files (early-exit drafts) are cached. */
+    cacheDir?: string;
+    /** Blocks kept by the early-exit draft; default: half the target's, rounded up. */
+    earlyExitLayers?: number;
+}
+
+/** Makes a drafter for a source the engine does not own (documents, history: the datastore's). */
+export type DrafterFactory = () => Drafter | Promise<Drafter>;
+
+export interface GenerateRequest {
+    /** Raw text (tokenized with BOS) or tokens. */
+    prompt: string | readonly Token[];
+    maxTokens?: number;
+    sampling?: SamplingOptions;
+    /** Default ["none"]. */
+    strategies?: readonly StrategyName[];
+    maxDraft?: number | "auto";
+    /** Hypothesis reduction (SLiM); default true. Off: the longest proposed chain is verified. */
+    reduction?: boolean;
+    stopStrings?: readonly string[];
+    /** Tokens that end the answer besides the model's end-of-generation tokens. */
+    stopTokens?: readonly Token[];
+    signal?: AbortSignal;
+    onStep?: (event: StepEvent) => void;
+    /** A known output to replay: the benchmark's ceiling. */
+    oracle?: readonly Token[];
+}
+
+/** A step as the UI sees it: the step's stats and the text it added. */
+export interface StepEvent extends StepStats {
+    text: string;
+}
+
+export interface GenerateResult {
+    text: string;
+    tokens: Token[];
+    promptTokens: number;
+    stopReason: StopReason;
+    stats: AnswerStats;
+    /** The drafters that were actually available for the request. */
+    strategies: DraftSource[];
+}
+
+/** What is loaded, for the UI and `GET /v1/models`. */
+export interface EngineInfo {
+    modelPath: string;
+    draftModelPath: string | null;
+    backend: BackendInfo;
+    threads: number;
+    contextSize: number;
+    vocabulary: string;
+    calibration: { stepMs: number[]; plainTokenMs: number } | null;
+}
+
+/**
+ * The accelerated engine: a target model in one context, an optional draft model in another, the
+ * drafters and the verification loop. Requests are served one at a time on the target's sequence
+ * (answers queue), so the KV cache of a conversation can be reused by its next turn.
+ */
+export class PresageEngine {
+    private queue: Promise<unknown> = Promise.resolve();
+    private readonly drafterFactories = new Map<DraftSource, DrafterFactory>();
+    private earlyExit: { model: LlamaModel; context: LlamaContext } | null = null;
+    private costModel: VerificationCostModel;
+
+    private constructor(
+        readonly llama: Llama,
+        readonly model: LlamaModel,
+        readonly context: LlamaContext,
+        readonly verifier: Verifier,
+        private readonly draft: { model: LlamaModel; context: LlamaContext } | null,
+        private readonly options: EngineOptions,
+        readonly threads: number,
+        readonly backend: BackendInfo,
+        costModel: VerificationCostModel | null
+    ) {
+        this.costModel = costModel ?? VerificationCostModel.flat();
+        this.calibrated = costModel != null;
+    }
+
+    private calibrated: boolean;
+
+    static async load(options: EngineOptions): Promise<PresageEngine> {
+        const llama = await getRuntime({ backend: options.backend });
+        const model = await loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers });
+        let draftModel: LlamaModel | null = null;
+        try {
+            const threads = options.threads ?? defaultThreads(model, llama.cpuMathCores);
+            const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
+            if (options.draftModelPath != null) {
+                draftModel = await loadModelFile(llama, options.draftModelPath, { gpuLayers: options.gpuLayers });
+                const why = vocabularyMismatch(model, draftModel);
+                if (why != null)
+                    throw new ModelFileError(options.draftModelPath, `The draft model cannot draft for this target because their vocabularies differ: ${why}. Choose a draft from the same model family.`);
+            }
+            const context = await model.createContext({ contextSize, threads, sequences: 1 });
+            const verifier = new Verifier(context.getSequence());
+            const draft = draftModel == null ? null : {
+                model: draftModel,
+                context: await draftModel.createContext({ contextSize, threads: defaultThreads(draftModel, llama.cpuMathCores), sequences: 1 })
+            };
+            const cost = options.calibrate === false ? null : await VerificationCostModel.measure(verifier, { vocabularySize: vocabularySize(model) });
+            return new PresageEngine(llama, model, context, verifier, draft, options, threads, await describeBackend(llama), cost);
+        } catch (err) {
+            await draftModel?.dispose();
+            await model.dispose();
+            throw err;
+        }
+    }
+
+    /** Registers the maker of a drafter the engine does not own itself (retrieval, history). */
+    setDrafterFactory(source: DraftSource, factory: DrafterFactory | null): void {
+        if (factory == null) this.drafterFactories.delete(source);
+        else this.drafterFactories.set(source, factory);
+    }
+
+    get info(): EngineInfo {
+        return {
+            modelPath: this.options.modelPath,
+            draftModelPath: this.options.draftModelPath ?? null,
+            backend: this.backend,
+            threads: this.threads,
+            contextSize: this.context.contextSize,
+            vocabulary: vocabularyFingerprint(this.model),
+            calibration: this.calibrated ? { stepMs: [...this.costModel.stepMs], plainTokenMs: this.costModel.plainTokenMs } : null
+        };
+    }
+
+    get cost(): VerificationCostModel {
+        return this.costModel;
+    }
+
+    /** The strategies usable now: `draft` needs a draft model, retrieval/history need the datastore. */
+    available(): DraftSource[] {
+        const out: DraftSource[] = ["ngram", "early-exit"];
+        if (this.draft != null) out.unshift("draft");
+        for (const source of this.drafterFactories.keys()) out.push(source);
+        return out;
+    }
+
+    tokenize(text: string, addBos = true): Token[] {
+        const tokens = this.model.tokenize(text, false);
+        const bos = this.model.tokens.bos;
+        return addBos && bos != null && this.model.tokens.shouldPrependBosToken ? [bos, ...tokens] : tokens;
+    }
+
+    detokenize(tokens: readonly Token[]): string {
+        return this.model.detokenize(tokens as Token[]);
+    }
+
+    /** Runs `task` when the target's sequence is free. */
+    exclusive<T>(task: () => Promise<T>): Promise<T> {
+        const run = this.queue.then(task, task);
+        this.queue = run.catch(() => undefined);
+        return run;
+    }
+
+    /** Generates a continuation of a raw prompt. Queued behind other requests. */
+    generate(request: GenerateRequest): Promise<GenerateResult> {
+        return this.exclusive(() => this.generateNow(typeof request.prompt === "string" ? this.tokenize(request.prompt) : [...request.prompt], request));
+    }
+
+    /**
+     * Generates after `prompt` tokens without queueing; for callers already inside `exclusive` (chat).
+     * The KV cache keeps the longest common prefix with the previous request.
+     */
+    async generateNow(prompt: Token[], request: Omit<GenerateRequest, "prompt">): Promise<GenerateResult> {
+        const strategies = this.resolveStrategies(request.strategies ?? ["none"]);
+        const drafters: Drafter[] = [];
+        try {
+            for (const source of strategies) drafters.push(await this.createDrafter(source));
+            if (request.oracle != null) drafters.push(new OracleDrafter(request.oracle, typeof request.maxDraft === "number" ? request.maxDraft : 8));
+            const reducer = request.reduction === false || drafters.length === 0
+                ? null
+                : new HypothesisReducer(this.costModel, { maxDraft: request.maxDraft });
+            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null);
+            const text = new TextStream(this.model, request.stopStrings ?? []);
+            const onStep = request.onStep;
+            const stopTokens = new Set(request.stopTokens ?? []);
+            const result = await decoder.decode(prompt, {
+                maxTokens: request.maxTokens ?? 256,
+                sampling: request.sampling,
+                maxDraft: request.maxDraft,
+                signal: request.signal,
+                isStopToken: (t) => this.model.isEogToken(t) || stopTokens.has(t),
+                stopAt: request.stopStrings?.length ? (out) => (text.update(out), text.stopAt(out)) : undefined,
+                onStep: onStep == null ? undefined : (step, out) => {
+                    text.update(out);
+                    onStep({ ...step, text: text.delta() });
+                }
+            });
+            const finalText = request.stopStrings?.length && result.stopReason === "stop" ? text.fullText : this.detokenize(result.tokens);
+            if (onStep != null) {
+                // Text held back in case it began a stop string or a character is now final.
+                text.update(result.tokens);
+                const rest = text.delta(true);
+                if (rest.length > 0) onStep({ step: result.stats.steps, drafted: 0, accepted: 0, source: null, tokens: [], text: rest, ms: 0 });
+            }
+            return { text: finalText, tokens: result.tokens, promptTokens: prompt.length, stopReason: result.stopReason, stats: result.stats, strategies };
+        } finally {
+            for (const d of drafters) if (!(d instanceof DraftModelDrafter)) await d.dispose();
+        }
+    }
+
+    /** Measures the verification cost now (if `calibrate: false` was given at load, or to refresh it). */
+    calibrate(): Promise<VerificationCostModel> {
+        return this.exclusive(async () => {
+            this.costModel = await VerificationCostModel.measure(this.verifier, { vocabularySize: vocabularySize(this.model) });
+            this.calibrated = true;
+            return this.costModel;
+        });
+    }
+
+    async dispose(): Promise<void> {
+        await this.queue.catch(() => undefined);
+        for (const d of this.drafterCache.values()) await d.dispose();
+        this.drafterCache.clear();
+        await this.earlyExit?.context.dispose();
+        await this.earlyExit?.model.dispose();
+        await this.draft?.context.dispose();
+        await this.draft?.model.dispose();
+        await this.context.dispose();
+        await this.model.dispose();
+    }
+
+    private resolveStrategies(names: readonly StrategyName[]): DraftSource[] {
+        const available = this.available();
+        if (names.includes("auto")) return available;
+        const out: DraftSource[] = [];
+        for (const name of names) {
+            if (name === "none" || name === "auto") continue;
+            if (!available.includes(name)) {
+                const why = name === "draft" ? "no draft model is loaded" : "no document store is open";
+                throw new Error(`The "${name}" strategy is not available: ${why}.`);
+            }
+            out.push(name);
+        }
+        return out;
+    }
+
+    /** Draft-model drafters keep their KV cache between requests; the others are cheap to rebuild. */
+    private readonly drafterCache = new Map<DraftSource, DraftModelDrafter>();
+
+    private async createDrafter(source: DraftSource): Promise<Drafter> {
+        switch (source) {
+            case "ngram":
+                return new NgramDrafter();
+            case "draft":
+            case "early-exit": {
+                let d = this.drafterCache.get(source);
+                if (d == null) {
+                    const context = source === "draft" ? this.draft!.context : (await this.loadEarlyExit()).context;
+                    d = new DraftModelDrafter(context.getSequence(), { source });
+                    this.drafterCache.set(source, d);
+                }
+                return d;
+            }
+            default: {
+                const factory = this.drafterFactories.get(source);
+                if (factory == null) throw new Error(`The "${source}" strategy is not available.`);
+                return factory();
+            }
+        }
+    }
+
+    private async loadEarlyExit(): Promise<{ model: LlamaModel; context: LlamaContext }> {
+        if (this.earlyExit == null) {
+            const path = await ensureEarlyExitDraft(this.options.modelPath, {
+                cacheDir: this.options.cacheDir ?? join(homedir(), ".cache", "presage"),
+                layers: this.options.earlyExitLayers
+            });
+            const model = await loadModelFile(this.llama, path, { gpuLayers: this.options.gpuLayers });
+            const context = await model.createContext({ contextSize: this.context.contextSize, threads: defaultThreads(model, this.llama.cpuMathCores), sequences: 1 });
+            this.earlyExit = { model, context };
+        }
+        return this.earlyExit;
+    }
+}
+
+function vocabularySize(model: LlamaModel): number {
+    return readVocabulary(model).tokens.length || 256;
+}

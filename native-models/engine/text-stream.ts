@@ -1,0 +1,59 @@
+import type { LlamaModel, Token } from "node-llama-cpp";
+
+/**
+ * Turns the growing output token list into text for the user: text deltas to stream, and where a stop
+ * string ends the answer. Text is held back while it could still become a stop string, and while it ends
+ * in half a UTF-8 character (byte-fallback tokens spell one character over several tokens).
+ */
+export class TextStream {
+    private emitted = 0;
+    private text = "";
+    /** Once a stop string is found the text is final: the tokens then end mid-token of the cut. */
+    private stopped = false;
+
+    constructor(private readonly model: LlamaModel, private readonly stopStrings: readonly string[] = []) {}
+
+    /** The full text of `output`, cached for the last call. */
+    update(output: readonly Token[]): string {
+        if (!this.stopped) this.text = this.model.detokenize(output as Token[]);
+        return this.text;
+    }
+
+    /** Token count to cut `output` at if a stop string appeared, else undefined. Call after update(). */
+    stopAt(output: readonly Token[]): number | undefined {
+        if (this.stopped) return undefined;
+        let index = -1;
+        for (const stop of this.stopStrings) {
+            const i = this.text.indexOf(stop);
+            if (i >= 0 && (index < 0 || i < index)) index = i;
+        }
+        if (index < 0) return undefined;
+        let n = output.length;
+        while (n > 0 && this.model.detokenize(output.slice(0, n) as Token[]).length > index) n--;
+        this.text = this.text.slice(0, index);
+        this.stopped = true;
+        return n;
+    }
+
+    /** Text not yet streamed that is safe to show now. */
+    delta(final = false): string {
+        let end = this.text.length;
+        if (!final) {
+            while (end > this.emitted && this.text.charCodeAt(end - 1) === 0xfffd) end--;
+            for (const stop of this.stopStrings)
+                for (let k = Math.min(stop.length - 1, end - this.emitted); k > 0; k--)
+                    if (this.text.endsWith(stop.slice(0, k), end)) {
+                        end -= k;
+                        break;
+                    }
+        }
+        if (end <= this.emitted) return "";
+        const out = this.text.slice(this.emitted, end);
+        this.emitted = end;
+        return out;
+    }
+
+    get fullText(): string {
+        return this.text;
+    }
+}

@@ -1,0 +1,91 @@
+import type { Token } from "node-llama-cpp";
+import type { DraftSource, Hypothesis } from "../drafters/drafter.ts";
+import type { VerificationCostModel } from "../decoding/cost-model.ts";
+
+/** The guesses chosen for one verification step. */
+export interface Reduction {
+    source: DraftSource | null;
+    tokens: Token[];
+    /** The drafter's own confidence in each chosen token, kept to learn from the verdict. */
+    confidence: number[];
+}
+
+export interface HypothesisReducerOptions {
+    /** Upper bound on guesses per step; "auto" lets the cost model decide alone. */
+    maxDraft?: number | "auto";
+    /** Prior weight, in tokens, of a source's calibration before it has been observed. */
+    priorStrength?: number;
+}
+
+/**
+ * Hypothesis reduction (SLiM): pool every drafter's guesses, estimate for each token the probability
+ * that the target accepts it, and verify only the one chain — cut at the length — that maximises the
+ * expected tokens per millisecond under the measured verification cost.
+ *
+ * The posterior of a token is the drafter's own confidence scaled by a per-source calibration learned
+ * online (accepted / predicted over the positions the target actually judged), so a drafter that is
+ * overconfident on this conversation is trusted less within a few steps, and one that stops helping is
+ * dropped because its chains no longer pay for their verification.
+ */
+export class HypothesisReducer {
+    private readonly calibration = new Map<DraftSource, { predicted: number; accepted: number }>();
+    private readonly maxDraft: number;
+    private readonly priorStrength: number;
+
+    constructor(private readonly cost: VerificationCostModel, options: HypothesisReducerOptions = {}) {
+        this.maxDraft = options.maxDraft === "auto" || options.maxDraft == null ? cost.maxGuesses : Math.min(options.maxDraft, cost.maxGuesses);
+        this.priorStrength = options.priorStrength ?? 4;
+    }
+
+    /** The chain to verify, or no guesses when none pays for itself. `limit` caps its length. */
+    reduce(hypotheses: readonly Hypothesis[], limit: number): Reduction {
+        const cap = Math.min(limit, this.maxDraft);
+        let best: Reduction = { source: null, tokens: [], confidence: [] };
+        let bestRate = 1 / this.cost.cost(0);
+        for (const h of hypotheses) {
+            const scale = this.scale(h.source);
+            let expected = 1;
+            let survive = 1;
+            const n = Math.min(cap, h.tokens.length);
+            for (let i = 0; i < n; i++) {
+                survive *= Math.min(0.98, Math.max(0, h.confidence[i]! * scale));
+                expected += survive;
+                const rate = expected / this.cost.cost(i + 1);
+                if (rate > bestRate) {
+                    bestRate = rate;
+                    best = { source: h.source, tokens: h.tokens.slice(0, i + 1), confidence: h.confidence.slice(0, i + 1) };
+                }
+                if (survive < 1e-3) break;
+            }
+        }
+        return best;
+    }
+
+    /** Learns from the target's verdict on a reduction: `accepted` of its tokens were right. */
+    learn(reduction: Reduction, accepted: number): void {
+        if (reduction.source == null) return;
+        const c = this.calibration.get(reduction.source) ?? { predicted: 0, accepted: 0 };
+        // Only positions the target judged count: up to and including the first rejection.
+        const judged = Math.min(reduction.tokens.length, accepted + 1);
+        for (let i = 0; i < judged; i++) c.predicted += reduction.confidence[i]!;
+        c.accepted += accepted;
+        // Forget slowly so the estimate follows the conversation rather than all of history.
+        if (c.predicted > 200) {
+            c.predicted *= 0.5;
+            c.accepted *= 0.5;
+        }
+        this.calibration.set(reduction.source, c);
+    }
+
+    /** accepted/predicted for a source, shrunk towards 1 while there is little evidence. */
+    scale(source: DraftSource): number {
+        const c = this.calibration.get(source);
+        const prior = this.priorStrength;
+        if (c == null) return 1;
+        return (c.accepted + prior) / (c.predicted + prior);
+    }
+
+    reset(): void {
+        this.calibration.clear();
+    }
+}
