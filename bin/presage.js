@@ -5,4 +5,7 @@ import { register } from "tsx/esm/api";
 
 register();
 const { main } = await import("../cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit once stdout is flushed: a cancelled download or a native handle must not keep a finished
+// command alive.
+process.stdout.write("", () => process.exit(code));

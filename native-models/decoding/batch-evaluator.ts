@@ -52,7 +52,10 @@ export class BatchEvaluator {
             const out = await this.sequence.controlledEvaluate(tokens.map((t, i) => (options[i] == null ? t : [t, { generateNext: options[i]! }])));
             return tokens.map((_, i) => out[i]?.next.token ?? null);
         }
-        const logits = options.map((o) => o != null);
+        // Logits from the first requested row to the end of the batch: llama.cpp takes a slow path
+        // (measured: 515 µs instead of 299 µs for two rows) when a row without logits follows one with.
+        const first = options.findIndex((o) => o != null);
+        const logits = options.map((_, i) => first >= 0 && i >= first);
         const indexes = await s._decodeTokens(tokens as Token[], logits, 5, s._tokenMeter, s._contextShift, (batchLogitIndex) => batchLogitIndex);
         const draws: Promise<number>[] = [];
         const at: number[] = [];

@@ -106,7 +106,7 @@ export class SpeculativeDecoder {
             }
             t = performance.now();
             const limit = Math.min(remaining - 1, room - 1, cap);
-            const reduction = limit > 0 ? await this.guess(history, limit) : none;
+            const reduction = limit > 0 ? await this.guess(history, limit, step) : none;
             const pending = output[output.length - 1]!;
             const verdict = await this.verifier.verify(pending, reduction.tokens, sampler, output.length);
             this.reducer?.learn(reduction, verdict.accepted);
@@ -129,10 +129,16 @@ export class SpeculativeDecoder {
         return { tokens: output, stopReason: stopReason ?? "max-tokens", stats: stats.finish() };
     }
 
-    private async guess(history: readonly Token[], limit: number): Promise<Reduction> {
+    private async guess(history: readonly Token[], limit: number, step: number): Promise<Reduction> {
         if (this.drafters.length === 0) return none;
         const hypotheses: Hypothesis[] = [];
-        for (const d of this.drafters) hypotheses.push(...(await d.propose(history, limit)));
+        const reducer = this.reducer;
+        for (const d of this.drafters) {
+            if (reducer != null && !reducer.shouldQuery(d.source, step)) continue;
+            const t = performance.now();
+            hypotheses.push(...(await d.propose(history, limit)));
+            reducer?.recordDrafting(d.source, performance.now() - t);
+        }
         if (hypotheses.length === 0) return none;
         if (this.reducer != null) return this.reducer.reduce(hypotheses, limit);
         // Without reduction: the longest chain as proposed.

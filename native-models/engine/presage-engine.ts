@@ -10,7 +10,7 @@ import { DraftModelDrafter } from "../drafters/draft-model-drafter.ts";
 import type { Drafter, DraftSource } from "../drafters/drafter.ts";
 import { NgramDrafter } from "../drafters/ngram-drafter.ts";
 import { OracleDrafter } from "../drafters/oracle-drafter.ts";
-import { HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
+import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
 import { defaultThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
 import { readVocabulary, vocabularyFingerprint, vocabularyMismatch } from "../runtime/vocabulary.ts";
@@ -92,6 +92,8 @@ export interface EngineInfo {
 export class PresageEngine {
     private queue: Promise<unknown> = Promise.resolve();
     private readonly drafterFactories = new Map<DraftSource, DrafterFactory>();
+    /** What hypothesis reduction learned about each source, kept across answers. */
+    private readonly reducerMemory = createReducerMemory();
     private earlyExit: { model: LlamaModel; context: LlamaContext } | null = null;
     private costModel: VerificationCostModel;
 
@@ -204,7 +206,7 @@ export class PresageEngine {
             if (request.oracle != null) drafters.push(new OracleDrafter(request.oracle, typeof request.maxDraft === "number" ? request.maxDraft : 8));
             const reducer = request.reduction === false || drafters.length === 0
                 ? null
-                : new HypothesisReducer(this.costModel, { maxDraft: request.maxDraft });
+                : new HypothesisReducer(this.costModel, { maxDraft: request.maxDraft }, this.reducerMemory);
             const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null);
             const text = new TextStream(this.model, request.stopStrings ?? []);
             const onStep = request.onStep;

@@ -10,6 +10,18 @@ export interface Reduction {
     confidence: number[];
 }
 
+/** What hypothesis reduction has learned about each source. */
+export interface ReducerMemory {
+    /** Accepted vs predicted (sum of the source's confidences) over judged positions. */
+    calibration: Map<DraftSource, { predicted: number; accepted: number }>;
+    /** Proposals asked for, ms spent drafting them, tokens they got accepted. */
+    usage: Map<DraftSource, { calls: number; ms: number; gained: number }>;
+}
+
+export function createReducerMemory(): ReducerMemory {
+    return { calibration: new Map(), usage: new Map() };
+}
+
 export interface HypothesisReducerOptions {
     /** Upper bound on guesses per step; "auto" lets the cost model decide alone. */
     maxDraft?: number | "auto";
@@ -28,11 +40,18 @@ export interface HypothesisReducerOptions {
  * dropped because its chains no longer pay for their verification.
  */
 export class HypothesisReducer {
-    private readonly calibration = new Map<DraftSource, { predicted: number; accepted: number }>();
+    private readonly calibration: ReducerMemory["calibration"];
+    private readonly usage: ReducerMemory["usage"];
     private readonly maxDraft: number;
     private readonly priorStrength: number;
 
-    constructor(private readonly cost: VerificationCostModel, options: HypothesisReducerOptions = {}) {
+    /**
+     * `memory` carries what was learned about each source from one answer to the next (the engine keeps
+     * one per loaded model), so a drafter that did not pay off is not retried from scratch every answer.
+     */
+    constructor(private readonly cost: VerificationCostModel, options: HypothesisReducerOptions = {}, memory: ReducerMemory = createReducerMemory()) {
+        this.calibration = memory.calibration;
+        this.usage = memory.usage;
         this.maxDraft = options.maxDraft === "auto" || options.maxDraft == null ? cost.maxGuesses : Math.min(options.maxDraft, cost.maxGuesses);
         this.priorStrength = options.priorStrength ?? 4;
     }
@@ -61,9 +80,36 @@ export class HypothesisReducer {
         return best;
     }
 
+    /**
+     * Whether asking `source` for guesses is still worth its drafting time (a draft model's forward
+     * passes are not free). A source whose accepted tokens save less time than it spends drafting is
+     * asked only now and then, so it can come back when the text turns its way.
+     */
+    shouldQuery(source: DraftSource, step: number): boolean {
+        const u = this.usage.get(source);
+        if (u == null || u.calls < 4) return true;
+        const saved = (u.gained / u.calls) * this.cost.cost(0);
+        return saved >= u.ms / u.calls || step % 64 === 0;
+    }
+
+    /** Records the time `source` took to propose. */
+    recordDrafting(source: DraftSource, ms: number): void {
+        const u = this.usage.get(source) ?? { calls: 0, ms: 0, gained: 0 };
+        u.calls++;
+        u.ms += ms;
+        if (u.calls > 64) {
+            u.calls /= 2;
+            u.ms /= 2;
+            u.gained /= 2;
+        }
+        this.usage.set(source, u);
+    }
+
     /** Learns from the target's verdict on a reduction: `accepted` of its tokens were right. */
     learn(reduction: Reduction, accepted: number): void {
         if (reduction.source == null) return;
+        const u = this.usage.get(reduction.source);
+        if (u != null) u.gained += accepted;
         const c = this.calibration.get(reduction.source) ?? { predicted: 0, accepted: 0 };
         // Only positions the target judged count: up to and including the first rejection.
         const judged = Math.min(reduction.tokens.length, accepted + 1);
@@ -87,5 +133,6 @@ export class HypothesisReducer {
 
     reset(): void {
         this.calibration.clear();
+        this.usage.clear();
     }
 }

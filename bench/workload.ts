@@ -1,0 +1,35 @@
+import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
+import type { StrategyName } from "../native-models/engine/strategy.ts";
+
+/** A row of the benchmark: a strategy list, or the oracle (the loop's ceiling). */
+export interface BenchStrategy {
+    name: string;
+    strategies: StrategyName[];
+    oracle?: boolean;
+    /** Guesses per step for the oracle row. */
+    maxDraft?: number;
+}
+
+/** A prepared workload: an engine and what to run on it. */
+export interface PreparedWorkload {
+    engine: PresageEngine;
+    prompts: string[];
+    maxTokens: number;
+    rows: BenchStrategy[];
+    /** Facts for the report (model sizes, corpus size). */
+    notes: string[];
+    dispose(): Promise<void>;
+}
+
+export interface WorkloadOptions {
+    quick: boolean;
+    cacheDir: string;
+    log: (line: string) => void;
+}
+
+export interface Workload {
+    name: string;
+    description: string;
+    temperatures: number[];
+    prepare(options: WorkloadOptions): Promise<PreparedWorkload>;
+}

@@ -1,0 +1,6 @@
+import type { Workload } from "../workload.ts";
+import { heavyWorkload } from "./heavy.ts";
+import { storyWorkload } from "./story.ts";
+
+/** Every benchmark workload, in the order the report lists them. */
+export const allWorkloads: Workload[] = [storyWorkload, heavyWorkload];

@@ -1,0 +1,57 @@
+import { writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { runBenchmarks } from "../bench/bench.ts";
+import { toJson, writeBenchmarksMarkdown } from "../bench/report.ts";
+import { allWorkloads } from "../bench/workloads/index.ts";
+import { packageRoot } from "../native-models/models-dir.ts";
+import { parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
+
+const help = `presage bench — compare every strategy with plain decoding, interleaved, and write BENCHMARKS.md
+
+Usage: presage bench [--quick] [--json FILE] [--workloads LIST] [--no-write]
+
+Options:
+  --quick            fewer prompts and one round (about two minutes here)
+  --json FILE        also write the results as JSON to FILE
+  --workloads LIST   comma list of ${"story, heavy, grounded"} (default: all)
+  --no-write         do not touch BENCHMARKS.md
+  --json             (without FILE, as the last option) print the JSON on stdout instead of the table
+
+Runs one benchmark at a time: never alongside a build or tests, which disturb the timings.
+`;
+
+export const benchCommand: Command = {
+    name: "bench",
+    summary: "benchmark the strategies against plain decoding",
+    help,
+    async run(argv) {
+        const command = `npm run bench${argv.length ? " -- " + argv.join(" ") : ""}`;
+        // `--json FILE` writes a file; a bare `--json` prints JSON like the other commands.
+        const jsonIndex = argv.indexOf("--json");
+        let jsonFile: string | undefined;
+        if (jsonIndex >= 0 && argv[jsonIndex + 1] != null && !argv[jsonIndex + 1]!.startsWith("--")) {
+            jsonFile = argv[jsonIndex + 1];
+            argv = [...argv.slice(0, jsonIndex), ...argv.slice(jsonIndex + 2)];
+        }
+        const { values } = parseCommandArgs(argv, { quick: { type: "boolean" }, workloads: { type: "string" }, "no-write": { type: "boolean" } });
+        const names = values.workloads?.split(",").map((s) => s.trim()) ?? allWorkloads.map((w) => w.name);
+        const workloads = names.map((name) => {
+            const w = allWorkloads.find((x) => x.name === name);
+            if (w == null) throw new UsageError(`unknown workload "${name}" (known: ${allWorkloads.map((x) => x.name).join(", ")})`);
+            return w;
+        });
+        const log = values.json ? (line: string) => process.stderr.write(line + "\n") : (line: string) => process.stdout.write(line + "\n");
+        const report = await runBenchmarks({
+            workloads,
+            quick: values.quick ?? false,
+            cacheDir: process.env.PRESAGE_CACHE_DIR ?? join(homedir(), ".cache", "presage"),
+            command,
+            log
+        });
+        if (jsonFile != null) writeFileSync(jsonFile, JSON.stringify(toJson(report), null, 2) + "\n");
+        if (!values["no-write"]) writeBenchmarksMarkdown(join(packageRoot, "BENCHMARKS.md"), report);
+        if (values.json) printJson(toJson(report));
+        return report.errors.length > 0 && report.workloads.length === 0 ? 1 : 0;
+    }
+};

@@ -1,0 +1,106 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../native-models/models-dir.ts";
+import { describeWithStories } from "../native-models/testing/stories.ts";
+import { parseCount } from "./gguf.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "presage-cli-gguf-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+}
+
+function presage(...args: string[]): Promise<Run> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [join(packageRoot, "bin", "presage.js"), ...args], { cwd: packageRoot });
+        let stdout = "", stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+}
+
+/** The failure contract: the exit code and exactly one line on stderr. */
+function expectOneLineFailure(run: Run, code: number, pattern: RegExp) {
+    expect(run.code, run.stderr).toBe(code);
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(pattern);
+}
+
+describe("presage gguf", () => {
+    it("prints help for every subcommand", async () => {
+        const run = await presage("gguf", "synth", "--help");
+        expect(run.code).toBe(0);
+        for (const sub of ["synth --out FILE", "derive-draft --from FILE --layers N", "heavy-twin --from FILE --out FILE", "info FILE"]) expect(run.stdout).toContain(sub);
+    });
+
+    it("exits 2 with one line on bad arguments", async () => {
+        const cases: [string[], RegExp][] = [
+            [["gguf"], /missing subcommand/],
+            [["gguf", "bake"], /unknown subcommand "bake"/],
+            [["gguf", "synth"], /--out is required/],
+            [["gguf", "synth", "--out", join(dir, "x.gguf"), "--dim", "63"], /dim \(63\) must be a multiple/],
+            [["gguf", "synth", "--out", join(dir, "x.gguf"), "--layers", "two"], /--layers must be a whole number/],
+            [["gguf", "synth", "--out", join(dir, "x.gguf"), "--colour", "red"], /Unknown option '--colour'/],
+            [["gguf", "heavy-twin", "--from", "a", "--out", "b", "--params", "lots"], /--params must be a count/],
+            [["gguf", "info"], /missing the GGUF file/]
+        ];
+        // Started together: each run is mostly Node and tsx starting up.
+        const runs = await Promise.all(cases.map(([args]) => presage(...args)));
+        runs.forEach((run, i) => expectOneLineFailure(run, 2, cases[i]![1]));
+        expect(existsSync(join(dir, "x.gguf"))).toBe(false);
+    });
+
+    it("exits 1 with one line naming a bad file", async () => {
+        const notGguf = join(dir, "notes.gguf");
+        writeFileSync(notGguf, "these are notes, not a model");
+        expectOneLineFailure(await presage("gguf", "info", notGguf), 1, /notes\.gguf is not a GGUF file: it starts with "thes" instead of "GGUF"/);
+        expectOneLineFailure(await presage("gguf", "derive-draft", "--from", join(dir, "none.gguf"), "--layers", "1", "--out", join(dir, "d.gguf")), 1, /none\.gguf does not exist/);
+    });
+
+    it("synthesizes a model (--json: one object), then describes and derives from it", async () => {
+        const out = join(dir, "t.gguf");
+        const synth = await presage("gguf", "synth", "--out", out, "--seed", "3", "--layers", "3", "--json");
+        expect(synth.code, synth.stderr).toBe(0);
+        expect(synth.stdout.trimEnd().split("\n")).toHaveLength(1);
+        expect(JSON.parse(synth.stdout)).toMatchObject({ out, layers: 3, dim: 64, seed: 3, vocabularySize: 590 });
+
+        const info = await presage("gguf", "info", out, "--json");
+        expect(info.code, info.stderr).toBe(0);
+        expect(JSON.parse(info.stdout)).toMatchObject({ architecture: "llama", layers: 3, embeddingLength: 64, vocabularySize: 590, tensorCount: 3 + 27, hasChatTemplate: true });
+        const text = await presage("gguf", "info", out);
+        expect(text.stdout).toMatch(/layers\s+3/);
+
+        const draft = join(dir, "t-early.gguf");
+        const derived = await presage("gguf", "derive-draft", "--from", out, "--layers", "1", "--out", draft, "--json");
+        expect(derived.code, derived.stderr).toBe(0);
+        expect(JSON.parse(derived.stdout)).toMatchObject({ out: draft, layers: 1, targetLayers: 3 });
+        expectOneLineFailure(await presage("gguf", "derive-draft", "--from", out, "--layers", "3", "--out", draft), 2, /cannot keep 3 layers/);
+    });
+
+    it("parses parameter counts", () => {
+        expect(parseCount("150M", "params")).toBe(150_000_000);
+        expect(parseCount("1.5e8", "params")).toBe(150_000_000);
+        expect(parseCount("2b", "params")).toBe(2_000_000_000);
+        expect(parseCount("500k", "params")).toBe(500_000);
+        expect(() => parseCount("-5M", "params")).toThrow(/--params must be a count/);
+    });
+});
+
+describeWithStories("presage gguf heavy-twin", (storiesPath) => {
+    it("builds a small twin and reports it as JSON", async () => {
+        const out = join(dir, "twin.gguf");
+        const run = await presage("gguf", "heavy-twin", "--from", storiesPath, "--out", out, "--params", "3M", "--perturb", "0.01", "--json");
+        expect(run.code, run.stderr).toBe(0);
+        const result = JSON.parse(run.stdout);
+        expect(result).toMatchObject({ out, type: "f16", perturb: 0.01, targetParameterCount: 3_000_000 });
+        expect(Math.abs(result.parameterCount / 3e6 - 1)).toBeLessThan(0.05);
+    });
+});

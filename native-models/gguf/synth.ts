@@ -1,0 +1,165 @@
+import { GgmlType } from "./ggml-types.ts";
+import { kv, type GgufMetadata } from "./gguf-metadata.ts";
+import { writeGgufFile, type GgufTensorInput } from "./gguf-writer.ts";
+import { SeededRandom } from "./seeded-random.ts";
+import { buildSynthVocabulary, chatMlTemplate, TokenType } from "./synth-vocabulary.ts";
+
+export interface SynthModelOptions {
+    /** Where to write the .gguf file. */
+    out: string;
+    /** Seed of the weights; the same options give a byte-identical file. Default 0. */
+    seed?: number;
+    /** Transformer blocks. Default 2. */
+    layers?: number;
+    /** Embedding width. Default 64. */
+    dim?: number;
+    /** Attention heads; `dim / heads` must be even (RoPE rotates pairs). Default 4. */
+    heads?: number;
+    /** Key/value heads (grouped-query attention); must divide `heads`. Default 2. */
+    kvHeads?: number;
+    /** Hidden width of the SwiGLU feed-forward. Default 2 × dim. */
+    feedForward?: number;
+    /** Context length the model claims. Default 512. */
+    contextLength?: number;
+}
+
+export interface SynthModelResult {
+    out: string;
+    bytes: number;
+    parameterCount: number;
+    vocabularySize: number;
+    layers: number;
+    dim: number;
+    heads: number;
+    kvHeads: number;
+    feedForward: number;
+    contextLength: number;
+    seed: number;
+}
+
+type ResolvedShape = Required<Omit<SynthModelOptions, "out">>;
+
+function resolveShape(options: Omit<SynthModelOptions, "out">): ResolvedShape {
+    const dim = options.dim ?? 64;
+    return {
+        seed: options.seed ?? 0,
+        layers: options.layers ?? 2,
+        dim,
+        heads: options.heads ?? 4,
+        kvHeads: options.kvHeads ?? 2,
+        feedForward: options.feedForward ?? 2 * dim,
+        contextLength: options.contextLength ?? 512
+    };
+}
+
+/** Why these synth options cannot make a model (one sentence), or undefined when they can. */
+export function synthOptionsProblem(options: Omit<SynthModelOptions, "out">): string | undefined {
+    const s = resolveShape(options);
+    const whole = (name: string, value: number, min: number, max: number) =>
+        Number.isInteger(value) && value >= min && value <= max ? undefined : `${name} must be a whole number from ${min} to ${max}, got ${value}`;
+    return (
+        whole("seed", s.seed, 0, 0xffffffff) ??
+        whole("layers", s.layers, 1, 256) ??
+        whole("dim", s.dim, 2, 8192) ??
+        whole("heads", s.heads, 1, 256) ??
+        whole("kvHeads", s.kvHeads, 1, 256) ??
+        whole("feedForward", s.feedForward, 1, 65536) ??
+        whole("contextLength", s.contextLength, 16, 1 << 20) ??
+        (s.dim % s.heads !== 0 || (s.dim / s.heads) % 2 !== 0
+            ? `dim (${s.dim}) must be a multiple of 2 × heads (${s.heads}): each head needs an even width for RoPE`
+            : s.heads % s.kvHeads !== 0
+              ? `kvHeads (${s.kvHeads}) must divide heads (${s.heads})`
+              : undefined)
+    );
+}
+
+/**
+ * Writes a tiny Llama-architecture model with its own SentencePiece-style vocabulary (see
+ * `buildSynthVocabulary`) and a ChatML chat template, with pseudo-random F32 weights from `seed`.
+ *
+ * It computes nothing meaningful, but it loads in llama.cpp, tokenizes any text (byte fallback),
+ * chats, and generates deterministically: the test stand-in for a model one cannot ship. Weights
+ * use fan-in scaling (std 1/√fan_in) so every block moves the residual stream about as much as the
+ * embedding does, which keeps greedy output context-dependent instead of stuck on one token. The
+ * output rows of control, byte and unknown tokens are zero, so greedy decoding picks word pieces
+ * (never `</s>` or `<|im_end|>`): generation runs until its token budget.
+ */
+export async function synthesizeModel(options: SynthModelOptions): Promise<SynthModelResult> {
+    const problem = synthOptionsProblem(options);
+    if (problem != null) throw new RangeError(problem);
+    const shape = resolveShape(options);
+    const { seed, layers, dim, heads, kvHeads, feedForward, contextLength } = shape;
+    const headDim = dim / heads;
+    const vocabulary = buildSynthVocabulary();
+    const vocabularySize = vocabulary.tokens.length;
+
+    const metadata: GgufMetadata = {
+        "general.architecture": kv.string("llama"),
+        "general.name": kv.string(`presage-synth-s${seed}-L${layers}-D${dim}`),
+        "general.file_type": kv.u32(0),
+        "llama.context_length": kv.u32(contextLength),
+        "llama.embedding_length": kv.u32(dim),
+        "llama.feed_forward_length": kv.u32(feedForward),
+        "llama.block_count": kv.u32(layers),
+        "llama.attention.head_count": kv.u32(heads),
+        "llama.attention.head_count_kv": kv.u32(kvHeads),
+        "llama.rope.dimension_count": kv.u32(headDim),
+        "llama.rope.freq_base": kv.f32(10000),
+        "llama.attention.layer_norm_rms_epsilon": kv.f32(1e-5),
+        "llama.vocab_size": kv.u32(vocabularySize),
+        "tokenizer.ggml.model": kv.string("llama"),
+        "tokenizer.ggml.tokens": kv.strings(vocabulary.tokens),
+        "tokenizer.ggml.scores": kv.f32s(vocabulary.scores),
+        "tokenizer.ggml.token_type": kv.i32s(vocabulary.types),
+        "tokenizer.ggml.unknown_token_id": kv.u32(vocabulary.unknownId),
+        "tokenizer.ggml.bos_token_id": kv.u32(vocabulary.bosId),
+        "tokenizer.ggml.eos_token_id": kv.u32(vocabulary.eosId),
+        "tokenizer.ggml.add_bos_token": kv.bool(true),
+        "tokenizer.ggml.add_eos_token": kv.bool(false),
+        "tokenizer.chat_template": kv.string(chatMlTemplate)
+    };
+
+    const random = (name: string, shape: [number, number], std: number) => () =>
+        new SeededRandom(seed, name).fillUniform(new Float32Array(shape[0] * shape[1]), std);
+    const ones = (length: number) => () => new Float32Array(length).fill(1);
+    const matrix = (name: string, inputs: number, outputs: number): GgufTensorInput => ({
+        name,
+        shape: [inputs, outputs],
+        type: GgmlType.F32,
+        data: random(name, [inputs, outputs], 1 / Math.sqrt(inputs))
+    });
+
+    const tensors: GgufTensorInput[] = [
+        { name: "token_embd.weight", shape: [dim, vocabularySize], type: GgmlType.F32, data: random("token_embd.weight", [dim, vocabularySize], 1) },
+        { name: "output_norm.weight", shape: [dim], type: GgmlType.F32, data: ones(dim) },
+        {
+            name: "output.weight",
+            shape: [dim, vocabularySize],
+            type: GgmlType.F32,
+            data: () => {
+                const weights = random("output.weight", [dim, vocabularySize], 1 / Math.sqrt(dim))();
+                vocabulary.types.forEach((type, token) => {
+                    if (type !== TokenType.NORMAL) weights.fill(0, token * dim, (token + 1) * dim);
+                });
+                return weights;
+            }
+        }
+    ];
+    for (let b = 0; b < layers; b++) {
+        const p = `blk.${b}.`;
+        tensors.push(
+            matrix(`${p}attn_q.weight`, dim, heads * headDim),
+            matrix(`${p}attn_k.weight`, dim, kvHeads * headDim),
+            matrix(`${p}attn_v.weight`, dim, kvHeads * headDim),
+            matrix(`${p}attn_output.weight`, heads * headDim, dim),
+            { name: `${p}attn_norm.weight`, shape: [dim], type: GgmlType.F32, data: ones(dim) },
+            matrix(`${p}ffn_gate.weight`, dim, feedForward),
+            matrix(`${p}ffn_down.weight`, feedForward, dim),
+            matrix(`${p}ffn_up.weight`, dim, feedForward),
+            { name: `${p}ffn_norm.weight`, shape: [dim], type: GgmlType.F32, data: ones(dim) }
+        );
+    }
+
+    const written = await writeGgufFile(options.out, { metadata, tensors });
+    return { out: options.out, bytes: written.bytes, parameterCount: written.parameterCount, vocabularySize, ...shape };
+}
