@@ -1,0 +1,71 @@
+import type { Token } from "node-llama-cpp";
+import { describe, expect, it } from "vitest";
+import { NgramDrafter } from "../drafters/ngram-drafter.ts";
+import { HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
+import { VerificationCostModel } from "./cost-model.ts";
+import { positionSeed } from "./sampling.ts";
+
+const t = (...ids: number[]) => ids as Token[];
+
+describe("NgramDrafter", () => {
+    it("continues a repeated phrase from the longest matching context", () => {
+        const d = new NgramDrafter();
+        const history = t(1, 2, 3, 4, 5, 9, 9, 1, 2, 3);
+        d.reset(history);
+        const [h] = d.propose(history, 4);
+        expect(h!.tokens).toEqual(t(4, 5, 9, 9));
+        expect(h!.confidence.every((c) => c > 0 && c <= 1)).toBe(true);
+    });
+
+    it("learns from accepted tokens and proposes nothing for unseen contexts", () => {
+        const d = new NgramDrafter({ minOrder: 2 });
+        const history = t(7, 8);
+        d.reset(history);
+        expect(d.propose(history, 4)).toEqual([]);
+        history.push(...t(6, 7, 8));
+        d.observe(history, t(6, 7, 8));
+        expect(d.propose(history, 1)[0]!.tokens).toEqual(t(6));
+    });
+});
+
+describe("HypothesisReducer", () => {
+    const linear = new VerificationCostModel([1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8], 1);
+    const steep = new VerificationCostModel([1, 2, 3, 4, 5, 6, 7, 8, 9], 1);
+
+    it("verifies long confident chains when verification is cheap, none when it is dear", () => {
+        const h = { source: "ngram" as const, tokens: t(1, 2, 3, 4, 5, 6), confidence: [0.9, 0.9, 0.9, 0.9, 0.9, 0.9] };
+        expect(new HypothesisReducer(linear).reduce([h], 8).tokens.length).toBe(6);
+        const weak = { ...h, confidence: h.confidence.map(() => 0.3) };
+        expect(new HypothesisReducer(steep).reduce([weak], 8).tokens).toEqual([]);
+    });
+
+    it("picks the chain with the most expected tokens and learns to distrust a wrong source", () => {
+        const r = new HypothesisReducer(linear);
+        const a = { source: "draft" as const, tokens: t(1, 2, 3), confidence: [0.9, 0.9, 0.9] };
+        const b = { source: "ngram" as const, tokens: t(4, 5, 6), confidence: [0.6, 0.6, 0.6] };
+        expect(r.reduce([a, b], 8).source).toBe("draft");
+        for (let i = 0; i < 20; i++) r.learn(r.reduce([a], 8), 0);
+        expect(r.scale("draft")).toBeLessThan(0.3);
+        expect(r.reduce([a, b], 8).source).toBe("ngram");
+    });
+
+    it("stops asking a source whose drafting costs more than it saves", () => {
+        const r = new HypothesisReducer(linear);
+        for (let i = 0; i < 8; i++) {
+            r.recordDrafting("early-exit", 5);
+            r.learn({ source: "early-exit", tokens: t(1), confidence: [0.5] }, 0);
+        }
+        expect(r.shouldQuery("early-exit", 3)).toBe(false);
+        expect(r.shouldQuery("early-exit", 64)).toBe(true);
+        expect(r.shouldQuery("ngram", 3)).toBe(true);
+    });
+});
+
+describe("positionSeed", () => {
+    it("depends on the seed and the position only, and spreads neighbours apart", () => {
+        expect(positionSeed(42, 7)).toBe(positionSeed(42, 7));
+        const seeds = new Set(Array.from({ length: 1000 }, (_, i) => positionSeed(42, i)));
+        expect(seeds.size).toBe(1000);
+        expect(positionSeed(42, 7)).not.toBe(positionSeed(43, 7));
+    });
+});
