@@ -78,6 +78,7 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
                 report.workloads.push(result);
             }
             await reference.dispose();
+            if (prepared.extra != null) Object.assign(report, await prepared.extra());
         } finally {
             await prepared.dispose();
         }

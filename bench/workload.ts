@@ -18,6 +18,8 @@ export interface PreparedWorkload {
     rows: BenchStrategy[];
     /** Facts for the report (model sizes, corpus size). */
     notes: string[];
+    /** Measurements beside decoding (the datastore micro-benchmark), merged into the report. */
+    extra?: () => Promise<{ datastore?: unknown }>;
     dispose(): Promise<void>;
 }
 

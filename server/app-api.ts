@@ -6,7 +6,11 @@
  * `x-presage-token: <token>` (the per-run token that only the served page receives).
  * Streams are server-sent events: `GET /api/events` (app-wide events) and the response body of
  * `POST /api/conversations/:id/messages` (one answer's events), each `event: <type>\ndata: <json>`.
- * Errors: 4xx/5xx with `{ "error": { "message": string, "code": string } }`.
+ * Success: 200 with JSON; 201 for a created conversation; 202 when work starts in the background
+ * (a download, indexing documents); 204 when there is nothing to return.
+ * Errors: 4xx/5xx with `{ "error": { "message": string, "code": string } }` (code: AppErrorCode below).
+ * Settings that fix how a model is loaded (backend, gpuLayers, contextSize, threads) reload the loaded
+ * model when changed; "engine" events tell the window when it is back.
  */
 
 export type StrategyName = "none" | "draft" | "ngram" | "early-exit" | "retrieval" | "history" | "auto";
@@ -124,6 +128,12 @@ export interface StepEvent {
     /** The text this step added (may be "" while a character or a stop string is incomplete). */
     text: string;
     ms: number;
+    /**
+     * Optional: the text of each token in `tokens` (same length), when `pieces.join("") === text`.
+     * With it the window colours exactly the accepted guesses apart from the target's own token;
+     * without it, it colours the whole step by its source when `accepted > 0`.
+     */
+    pieces?: string[];
 }
 
 export interface Conversation {
@@ -246,11 +256,84 @@ export type AppEvent =
     | { type: "engine"; engine: EngineInfo | null }
     | { type: "settings"; settings: Settings };
 
-/** DELETE /api/history clears the history retrieval source (past answers). */
+/** DELETE /api/history clears the history retrieval source: past answers stop feeding the history drafter; conversations stay. */
 
 /** GET /api/state: everything the window needs at start. */
 export interface AppState {
     settings: Settings;
     engine: EngineInfo | null;
     version: string;
+}
+
+/** Why a service call failed; HTTP carries it as `error.code`, IPC as the rejected Error's `code`. */
+export type AppErrorCode =
+    | "invalid-request"
+    | "unauthorized"
+    | "forbidden"
+    | "not-found"
+    | "model-not-found"
+    | "no-model"
+    | "vocabulary-mismatch"
+    | "invalid-model"
+    | "strategy-unavailable"
+    | "conflict"
+    | "busy"
+    | "payload-too-large"
+    | "unsupported-media-type"
+    | "cancelled"
+    | "internal";
+
+/**
+ * The app API as one typed object: one method per message above. The services implement it
+ * (server/services/app-service.ts); the HTTP routes and the Electron IPC handlers only carry it.
+ * Methods reject with an Error that has `code: AppErrorCode` and a one-sentence `message`.
+ */
+export interface AppApi {
+    /** GET /api/state */
+    getState(): Promise<AppState>;
+    /** PUT /api/settings: any subset (sampling and strategies may be partial too); resolves to the full settings. */
+    updateSettings(patch: Partial<Settings>): Promise<Settings>;
+    /** GET /api/models */
+    listModels(): Promise<ModelsResponse>;
+    /** POST /api/models/load */
+    loadModel(request: LoadModelRequest): Promise<EngineInfo>;
+    /** POST /api/models/check-draft */
+    checkDraft(request: { target: string; draft: string }): Promise<DraftCheckResponse>;
+    /** POST /api/models/download */
+    downloadModel(request: DownloadRequest): Promise<{ id: string }>;
+    /** DELETE /api/models/download/:id */
+    cancelDownload(id: string): Promise<void>;
+    /** GET /api/conversations?search= */
+    listConversations(search?: string): Promise<Conversation[]>;
+    /** POST /api/conversations */
+    createConversation(request: CreateConversationRequest): Promise<Conversation>;
+    /** GET /api/conversations/:id */
+    getConversation(id: string): Promise<ConversationWithMessages>;
+    /** PATCH /api/conversations/:id */
+    updateConversation(id: string, patch: UpdateConversationRequest): Promise<Conversation>;
+    /** DELETE /api/conversations/:id */
+    deleteConversation(id: string): Promise<void>;
+    /**
+     * POST /api/conversations/:id/messages: `onEvent` gets "start", the "step"s, then "done" or "error";
+     * resolves after the last one. Aborting `signal` stops the answer like stopGeneration.
+     */
+    sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void, options?: { signal?: AbortSignal }): Promise<void>;
+    /** POST /api/generations/:generationId/stop */
+    stopGeneration(generationId: string): Promise<void>;
+    /** POST /api/race */
+    race(request: RaceRequest): Promise<RaceResponse>;
+    /** GET /api/documents */
+    listDocuments(): Promise<DocumentsResponse>;
+    /** POST /api/documents */
+    addDocuments(request: AddDocumentsRequest): Promise<DocumentSource>;
+    /** DELETE /api/documents/:id */
+    removeDocuments(id: string): Promise<void>;
+    /** POST /api/documents/:id/rescan */
+    rescanDocuments(id: string): Promise<void>;
+    /** PATCH /api/documents/:id { watch } */
+    setDocumentsWatch(id: string, watch: boolean): Promise<void>;
+    /** DELETE /api/history */
+    clearHistory(): Promise<void>;
+    /** GET /api/events; returns the unsubscribe function. */
+    onAppEvent(listener: (event: AppEvent) => void): () => void;
 }

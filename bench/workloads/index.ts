@@ -1,6 +1,7 @@
 import type { Workload } from "../workload.ts";
+import { groundedWorkload } from "./grounded.ts";
 import { heavyWorkload } from "./heavy.ts";
 import { storyWorkload } from "./story.ts";
 
 /** Every benchmark workload, in the order the report lists them. */
-export const allWorkloads: Workload[] = [storyWorkload, heavyWorkload];
+export const allWorkloads: Workload[] = [storyWorkload, heavyWorkload, groundedWorkload];

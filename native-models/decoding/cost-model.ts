@@ -1,4 +1,5 @@
 import type { Token } from "node-llama-cpp";
+import { BatchEvaluator } from "./batch-evaluator.ts";
 import { PositionSampler } from "./sampling.ts";
 import type { Verifier } from "./verifier.ts";
 
@@ -55,6 +56,7 @@ export class VerificationCostModel {
         const samples = new Map<number, number[]>(sizes.map((k) => [k, []]));
         const plain: number[] = [];
         const sequence = verifier.sequence;
+        const evaluator = new BatchEvaluator(sequence);
         for (let rep = -1; rep < repetitions; rep++) {
             for (const k of sizes) {
                 const guesses = Array.from({ length: k }, (_, i) => guess(rep * 31 + i));
@@ -65,11 +67,13 @@ export class VerificationCostModel {
                 // Keep the context short and constant so every size is measured at the same depth.
                 await verifier.truncate(context.length);
             }
+            // llama.cpp's own one-token decode, through the same fast evaluator: the strict baseline.
             const t = performance.now();
-            await sequence.controlledEvaluate([[pending, { generateNext: { token: true } }]]);
+            await evaluator.evaluate([pending], [sampler.at(1)]);
             if (rep >= 0) plain.push(performance.now() - t);
             await sequence.eraseContextTokenRanges([{ start: sequence.nextTokenIndex - 1, end: sequence.nextTokenIndex }]);
         }
+        evaluator.dispose();
         await verifier.clear();
         const measured = sizes.map((k) => median(samples.get(k)!));
         const stepMs = new Array<number>(maxGuesses + 1);

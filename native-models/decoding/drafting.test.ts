@@ -23,7 +23,7 @@ describe("NgramDrafter", () => {
         d.reset(history);
         expect(d.propose(history, 4)).toEqual([]);
         history.push(...t(6, 7, 8));
-        d.observe(history, t(6, 7, 8));
+        d.observe(history);
         expect(d.propose(history, 1)[0]!.tokens).toEqual(t(6));
     });
 });
@@ -55,9 +55,14 @@ describe("HypothesisReducer", () => {
             r.recordDrafting("early-exit", 5);
             r.learn({ source: "early-exit", tokens: t(1), confidence: [0.5] }, 0);
         }
-        expect(r.shouldQuery("early-exit", 3)).toBe(false);
-        expect(r.shouldQuery("early-exit", 64)).toBe(true);
-        expect(r.shouldQuery("ngram", 3)).toBe(true);
+        // Not paying: asked once now (a probe), then not again until the backoff has passed.
+        expect(r.shouldQuery("early-exit")).toBe(true);
+        expect(r.shouldQuery("early-exit")).toBe(false);
+        for (let i = 0; i < 32; i++) r.tick();
+        expect(r.shouldQuery("early-exit")).toBe(true);
+        for (let i = 0; i < 32; i++) r.tick();
+        expect(r.shouldQuery("early-exit")).toBe(false);
+        expect(r.shouldQuery("ngram")).toBe(true);
     });
 });
 

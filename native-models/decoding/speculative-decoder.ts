@@ -106,7 +106,7 @@ export class SpeculativeDecoder {
             }
             t = performance.now();
             const limit = Math.min(remaining - 1, room - 1, cap);
-            const reduction = limit > 0 ? await this.guess(history, limit, step) : none;
+            const reduction = limit > 0 ? await this.guess(history, limit) : none;
             const pending = output[output.length - 1]!;
             const verdict = await this.verifier.verify(pending, reduction.tokens, sampler, output.length);
             this.reducer?.learn(reduction, verdict.accepted);
@@ -129,12 +129,13 @@ export class SpeculativeDecoder {
         return { tokens: output, stopReason: stopReason ?? "max-tokens", stats: stats.finish() };
     }
 
-    private async guess(history: readonly Token[], limit: number, step: number): Promise<Reduction> {
+    private async guess(history: readonly Token[], limit: number): Promise<Reduction> {
         if (this.drafters.length === 0) return none;
         const hypotheses: Hypothesis[] = [];
         const reducer = this.reducer;
+        reducer?.tick();
         for (const d of this.drafters) {
-            if (reducer != null && !reducer.shouldQuery(d.source, step)) continue;
+            if (reducer != null && !reducer.shouldQuery(d.source)) continue;
             const t = performance.now();
             hypotheses.push(...(await d.propose(history, limit)));
             reducer?.recordDrafting(d.source, performance.now() - t);

@@ -14,12 +14,23 @@ export interface Reduction {
 export interface ReducerMemory {
     /** Accepted vs predicted (sum of the source's confidences) over judged positions. */
     calibration: Map<DraftSource, { predicted: number; accepted: number }>;
-    /** Proposals asked for, ms spent drafting them, tokens they got accepted. */
-    usage: Map<DraftSource, { calls: number; ms: number; gained: number }>;
+    /** Proposals asked for, ms spent drafting them, tokens they got accepted; when to ask again. */
+    usage: Map<DraftSource, SourceUsage>;
+    /** Steps seen, across answers: the clock of the probing schedule. */
+    clock: { steps: number };
+}
+
+interface SourceUsage {
+    calls: number;
+    ms: number;
+    gained: number;
+    /** While not paying off, the source is asked again at this step, and the wait doubles each time. */
+    nextProbe: number;
+    backoff: number;
 }
 
 export function createReducerMemory(): ReducerMemory {
-    return { calibration: new Map(), usage: new Map() };
+    return { calibration: new Map(), usage: new Map(), clock: { steps: 0 } };
 }
 
 export interface HypothesisReducerOptions {
@@ -42,6 +53,7 @@ export interface HypothesisReducerOptions {
 export class HypothesisReducer {
     private readonly calibration: ReducerMemory["calibration"];
     private readonly usage: ReducerMemory["usage"];
+    private readonly clock: ReducerMemory["clock"];
     private readonly maxDraft: number;
     private readonly priorStrength: number;
 
@@ -52,6 +64,7 @@ export class HypothesisReducer {
     constructor(private readonly cost: VerificationCostModel, options: HypothesisReducerOptions = {}, memory: ReducerMemory = createReducerMemory()) {
         this.calibration = memory.calibration;
         this.usage = memory.usage;
+        this.clock = memory.clock;
         this.maxDraft = options.maxDraft === "auto" || options.maxDraft == null ? cost.maxGuesses : Math.min(options.maxDraft, cost.maxGuesses);
         this.priorStrength = options.priorStrength ?? 4;
     }
@@ -77,6 +90,16 @@ export class HypothesisReducer {
                 if (survive < 1e-3) break;
             }
         }
+        // A source that proposed but lost drifts back towards its prior, so one bad spell does not
+        // shut it out for good: never verified, it could never show it had become right.
+        for (const h of hypotheses) {
+            if (h.source === best.source) continue;
+            const c = this.calibration.get(h.source);
+            if (c != null) {
+                c.predicted *= 0.97;
+                c.accepted *= 0.97;
+            }
+        }
         return best;
     }
 
@@ -85,16 +108,30 @@ export class HypothesisReducer {
      * passes are not free). A source whose accepted tokens save less time than it spends drafting is
      * asked only now and then, so it can come back when the text turns its way.
      */
-    shouldQuery(source: DraftSource, step: number): boolean {
+    shouldQuery(source: DraftSource): boolean {
         const u = this.usage.get(source);
         if (u == null || u.calls < 4) return true;
         const saved = (u.gained / u.calls) * this.cost.cost(0);
-        return saved >= u.ms / u.calls || step % 64 === 0;
+        if (saved >= u.ms / u.calls) {
+            u.backoff = 32;
+            return true;
+        }
+        const now = this.clock.steps;
+        if (now < u.nextProbe) return false;
+        // Probe, then wait twice as long before the next probe while it keeps not paying off.
+        u.nextProbe = now + u.backoff;
+        u.backoff = Math.min(u.backoff * 2, 4096);
+        return true;
+    }
+
+    /** Advances the probing clock; the decoder calls it once per step. */
+    tick(): void {
+        this.clock.steps++;
     }
 
     /** Records the time `source` took to propose. */
     recordDrafting(source: DraftSource, ms: number): void {
-        const u = this.usage.get(source) ?? { calls: 0, ms: 0, gained: 0 };
+        const u = this.usage.get(source) ?? { calls: 0, ms: 0, gained: 0, nextProbe: 0, backoff: 32 };
         u.calls++;
         u.ms += ms;
         if (u.calls > 64) {
@@ -134,5 +171,6 @@ export class HypothesisReducer {
     reset(): void {
         this.calibration.clear();
         this.usage.clear();
+        this.clock.steps = 0;
     }
 }

@@ -1,0 +1,95 @@
+import { basename } from "node:path";
+import { modelsDir as defaultModelsDir } from "../native-models/models-dir.ts";
+import { ensureRendererBuilt } from "../server/http/renderer-build.ts";
+import { ServerConfigError, startServer } from "../server/http/server.ts";
+import { defaultDbPath } from "../server/services/data-dir.ts";
+import { ServiceError } from "../server/services/service-error.ts";
+import { CliError, intOption, parseCommandArgs, printJson, type Command } from "./command.ts";
+
+const help = `presage serve — the chat window and an OpenAI-compatible API over HTTP, without Electron
+
+Usage: presage serve [options]
+
+Options:
+  --host ADDR         address to bind (default 127.0.0.1); any other needs --api-key
+  --port N            port (default 7745; 0 picks a free one)
+  --models-dir DIR    the models folder (default PRESAGE_MODELS_DIR, else ../shared/models)
+  --db FILE           the datastore: conversations, settings, documents (default PRESAGE_DB, else the app's data folder)
+  --api-key KEY       require "Authorization: Bearer KEY" on /v1 (required off loopback)
+  --model FILE        target model to load at start (a path, or a file name in the models folder)
+  --draft FILE        draft model for the "draft" strategy (same vocabulary as the target)
+  --threads N         llama.cpp threads (default: the settings', else automatic)
+  --max-queue N       requests that may wait for the model (default 16); more get 503
+  --no-build          do not build the chat window if it is missing
+  --json              print one JSON line { url, appUrl, token, openaiBaseUrl } instead of the text
+
+The chat window is at the printed address (its #token= part lets the page use the app API).
+Requests are answered one at a time on the model; others wait in line.
+Stop with Ctrl+C.
+`;
+
+export const serveCommand: Command = {
+    name: "serve",
+    summary: "serve the chat window and an OpenAI-compatible API on 127.0.0.1",
+    help,
+    async run(argv) {
+        const { values } = parseCommandArgs(argv, {
+            host: { type: "string" },
+            port: { type: "string" },
+            "models-dir": { type: "string" },
+            db: { type: "string" },
+            "api-key": { type: "string" },
+            model: { type: "string" },
+            draft: { type: "string" },
+            threads: { type: "string" },
+            "max-queue": { type: "string" },
+            "no-build": { type: "boolean" }
+        });
+        const port = intOption(values.port, "port", 7745, 0, 65535);
+        const say = (line: string) => process.stderr.write(`presage serve: ${line}\n`);
+        if (!values["no-build"]) {
+            const built = await ensureRendererBuilt(say);
+            if (built === "no-sources" || built === "failed") say("the chat window is not built; the page will say how to build it (the API works without it)");
+        }
+        if (values.draft != null && values.model == null) throw new CliError("--draft needs --model: a draft drafts for a target.");
+        let server;
+        try {
+            server = await startServer({
+                host: values.host,
+                port,
+                apiKey: values["api-key"] ?? null,
+                model: values.model,
+                draft: values.draft ?? null,
+                services: {
+                    modelsDir: values["models-dir"] ?? defaultModelsDir(),
+                    dbPath: values.db ?? defaultDbPath(),
+                    threads: values.threads == null ? undefined : intOption(values.threads, "threads", 1, 1, 1024),
+                    maxWaiting: intOption(values["max-queue"], "max-queue", 16, 0, 10_000)
+                }
+            });
+        } catch (err) {
+            if (err instanceof ServerConfigError || err instanceof ServiceError) throw new CliError(err.message);
+            throw err;
+        }
+        const info = server.services.models.info();
+        if (values.json) printJson({ url: server.url, appUrl: server.appUrl, token: server.token, openaiBaseUrl: `${server.url}/v1`, model: info?.modelPath ?? null });
+        else {
+            process.stdout.write([
+                `Presage is serving on ${server.url}`,
+                `  chat window: ${server.appUrl}`,
+                `  OpenAI API:  ${server.url}/v1 ${values["api-key"] != null ? "(Authorization: Bearer <your --api-key>)" : "(no key needed on this machine)"}`,
+                `  model:       ${info == null ? "none loaded yet (choose one in the window)" : basename(info.modelPath) + (info.draftModelPath ? ` drafted by ${basename(info.draftModelPath)}` : "")}`,
+                ""
+            ].join("\n"));
+        }
+        if (values.model == null) void server.services.restoreModels();
+        await new Promise<void>((resolve) => {
+            const stop = () => resolve();
+            process.once("SIGINT", stop);
+            process.once("SIGTERM", stop);
+        });
+        say("stopping…");
+        await server.close();
+        return 0;
+    }
+};

@@ -1,0 +1,165 @@
+import type { Database } from "better-sqlite3";
+import type { EventEmitter } from "node:events";
+import type { DatastoreEvents } from "./datastore.ts";
+
+export type MessageRole = "system" | "user" | "assistant";
+
+export interface Conversation {
+    id: number;
+    title: string;
+    createdAt: number;
+    updatedAt: number;
+}
+
+export interface ConversationSummary extends Conversation {
+    messageCount: number;
+}
+
+export interface Message {
+    id: number;
+    conversationId: number;
+    role: MessageRole;
+    content: string;
+    createdAt: number;
+    /** Whatever the engine recorded about the answer (tokens/s, acceptance per source...), as JSON. */
+    stats: unknown;
+}
+
+export interface NewMessage {
+    role: MessageRole;
+    content: string;
+    stats?: unknown;
+    /** Defaults to now. */
+    createdAt?: number;
+}
+
+interface MessageRow {
+    id: number;
+    conversation_id: number;
+    role: MessageRole;
+    content: string;
+    created_at: number;
+    stats: string | null;
+}
+
+const toMessage = (r: MessageRow): Message => ({
+    id: r.id,
+    conversationId: r.conversation_id,
+    role: r.role,
+    content: r.content,
+    createdAt: r.created_at,
+    stats: r.stats == null ? null : JSON.parse(r.stats)
+});
+
+interface ConversationRow {
+    id: number;
+    title: string;
+    created_at: number;
+    updated_at: number;
+    message_count?: number;
+}
+
+const toConversation = (r: ConversationRow): Conversation => ({ id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at });
+
+/**
+ * Chat history: conversations and their messages. Assistant answers stored here also feed the
+ * history drafter, which listens to the datastore's `message-added` / `messages-removed` events.
+ */
+export class ConversationStore {
+    constructor(
+        private readonly db: Database,
+        private readonly events: EventEmitter<DatastoreEvents>
+    ) {}
+
+    create(options: { title?: string } = {}): Conversation {
+        const now = Date.now();
+        const row = this.db
+            .prepare("INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?) RETURNING *")
+            .get(options.title ?? "", now, now) as ConversationRow;
+        return toConversation(row);
+    }
+
+    get(id: number): Conversation | undefined {
+        const row = this.db.prepare("SELECT * FROM conversations WHERE id = ?").get(id) as ConversationRow | undefined;
+        return row && toConversation(row);
+    }
+
+    /** Most recently updated first. */
+    list(): ConversationSummary[] {
+        const rows = this.db
+            .prepare(
+                `SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count
+                 FROM conversations c ORDER BY c.updated_at DESC, c.id DESC`
+            )
+            .all() as ConversationRow[];
+        return rows.map((r) => ({ ...toConversation(r), messageCount: r.message_count ?? 0 }));
+    }
+
+    rename(id: number, title: string): void {
+        this.db.prepare("UPDATE conversations SET title = ?, updated_at = ? WHERE id = ?").run(title, Date.now(), id);
+    }
+
+    /** Deletes a conversation and its messages. */
+    remove(id: number): boolean {
+        const removed = this.db.prepare("DELETE FROM conversations WHERE id = ?").run(id).changes > 0;
+        if (removed) this.events.emit("messages-removed");
+        return removed;
+    }
+
+    /**
+     * Appends a message. Recording a finished assistant answer here is all the engine has to do for
+     * the history drafter to learn from it.
+     * @throws Error when the conversation does not exist.
+     */
+    addMessage(conversationId: number, message: NewMessage): Message {
+        const createdAt = message.createdAt ?? Date.now();
+        const row = this.db.transaction(() => {
+            const updated = this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(createdAt, conversationId);
+            if (updated.changes === 0) throw new Error(`Conversation ${conversationId} does not exist.`);
+            return this.db
+                .prepare("INSERT INTO messages (conversation_id, role, content, created_at, stats) VALUES (?, ?, ?, ?, ?) RETURNING *")
+                .get(conversationId, message.role, message.content, createdAt, message.stats === undefined ? null : JSON.stringify(message.stats)) as MessageRow;
+        })();
+        const stored = toMessage(row);
+        this.events.emit("message-added", stored);
+        return stored;
+    }
+
+    /** Replaces a message's stats (e.g. once the speed race against plain decoding finished). */
+    setStats(messageId: number, stats: unknown): void {
+        this.db.prepare("UPDATE messages SET stats = ? WHERE id = ?").run(stats === undefined ? null : JSON.stringify(stats), messageId);
+    }
+
+    messages(conversationId: number): Message[] {
+        return (this.db.prepare("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id").all(conversationId) as MessageRow[]).map(toMessage);
+    }
+
+    /** Every assistant answer, oldest first (what the history drafter indexes). */
+    /**
+     * The assistant answers the history drafter learns from: every one written after the last
+     * "clear history".
+     */
+    assistantMessages(): { id: number; content: string }[] {
+        return this.db
+            .prepare("SELECT id, content FROM messages WHERE role = 'assistant' AND id > ? ORDER BY id")
+            .all(this.historyStart()) as { id: number; content: string }[];
+    }
+
+    /**
+     * "Clear history": the history drafter forgets every answer written so far. Conversations stay
+     * (deleting them is the user's separate choice); only their use as a source of guesses ends.
+     * Returns how many answers were forgotten.
+     */
+    clearHistory(): number {
+        const last = (this.db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM messages").get() as { id: number }).id;
+        const forgotten = (this.db.prepare("SELECT COUNT(*) AS n FROM messages WHERE role = 'assistant' AND id > ?").get(this.historyStart()) as { n: number }).n;
+        this.db.prepare("INSERT INTO settings (key, value) VALUES ('history.startAfter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(last));
+        this.events.emit("messages-removed");
+        return forgotten;
+    }
+
+    private historyStart(): number {
+        const row = this.db.prepare("SELECT value FROM settings WHERE key = 'history.startAfter'").get() as { value: string } | undefined;
+        return row == null ? 0 : Number(JSON.parse(row.value)) || 0;
+    }
+}

@@ -1,0 +1,16 @@
+/**
+ * A datastore file Presage cannot use as it is: written by a newer version, not a Presage
+ * database, or damaged. The message is one sentence that names the file and what to do; the file
+ * itself is never modified when this is thrown.
+ */
+export class DatastoreError extends Error {
+    constructor(
+        message: string,
+        /** What went wrong, for callers that branch on it. */
+        readonly reason: "newer-version" | "not-presage" | "corrupt" | "unusable",
+        options?: { cause?: unknown }
+    ) {
+        super(message, options);
+        this.name = "DatastoreError";
+    }
+}

@@ -1,0 +1,184 @@
+import BetterSqlite3, { type Database } from "better-sqlite3";
+import { EventEmitter } from "node:events";
+import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ConversationStore } from "./conversations.ts";
+import { DatastoreError } from "./datastore-error.ts";
+import { DocumentStore } from "./documents.ts";
+import { ShardStore } from "./index/shard-store.ts";
+import { Migrations, presageApplicationId } from "./migrations.ts";
+import { Settings } from "./settings.ts";
+import { SourceStore } from "./sources.ts";
+import { TokenizerStore } from "./tokenizers.ts";
+
+/** What changed in a datastore, for in-process listeners (drafters refresh their indexes on these). */
+export interface DatastoreEvents {
+    /** Index shards of this tokenizer were added or removed. */
+    "index-changed": [tokenizerId: string];
+    /** A message was stored (the history drafter indexes assistant answers as they arrive). */
+    "message-added": [message: { id: number; conversationId: number; role: string; content: string }];
+    /** Messages were deleted (a conversation, or all history): history indexes rebuild. */
+    "messages-removed": [];
+    /** A setting was written or deleted (cached readers such as the history index re-read it). */
+    "setting-changed": [key: string];
+}
+
+export interface DatastoreOpenOptions {
+    /** Open without writing (no migrations, no WAL switch); fails on a file that needs migrating. */
+    readonly?: boolean;
+}
+
+const sqliteHeader = Buffer.from("SQLite format 3\0", "latin1");
+
+/**
+ * The user's personal store: one SQLite file (WAL, foreign keys on) holding sources, documents,
+ * their text and token streams, the retrieval index, conversations and settings.
+ *
+ * Each concept has its own class, reached through this one; they all share the connection.
+ */
+export class Datastore {
+    readonly settings: Settings;
+    readonly sources: SourceStore;
+    readonly documents: DocumentStore;
+    readonly tokenizers: TokenizerStore;
+    readonly shards: ShardStore;
+    readonly conversations: ConversationStore;
+    /** In-process change notifications. */
+    readonly events = new EventEmitter<DatastoreEvents>();
+    private closed = false;
+
+    private constructor(
+        /** The raw connection, for the stores in this folder and for tests; not for other modules. */
+        readonly db: Database,
+        /** Absolute path of the database file. */
+        readonly path: string
+    ) {
+        this.settings = new Settings(db, this.events);
+        this.sources = new SourceStore(db);
+        this.documents = new DocumentStore(db);
+        this.tokenizers = new TokenizerStore(db);
+        this.shards = new ShardStore(db);
+        this.conversations = new ConversationStore(db, this.events);
+    }
+
+    /**
+     * Opens (or creates) a datastore and brings its schema up to date.
+     *
+     * @throws DatastoreError when the file was written by a newer Presage, is some other SQLite
+     * database or not a database at all, or is damaged. The file is left untouched in every case.
+     */
+    static open(path: string, options: DatastoreOpenOptions = {}): Datastore {
+        const file = resolve(path);
+        const migrations = new Migrations();
+        const existing = Datastore.inspect(file);
+        if (existing === "missing") {
+            if (options.readonly) throw new DatastoreError(`${file} does not exist; index some documents first.`, "unusable");
+            mkdirSync(dirname(file), { recursive: true });
+        } else {
+            // Look before writing anything: opening read-write would switch the journal mode,
+            // and a migration would rewrite a newer schema we do not understand.
+            Datastore.checkCompatible(file, migrations.latest);
+        }
+        let db: Database;
+        try {
+            db = new BetterSqlite3(file, { readonly: options.readonly === true });
+        } catch (err) {
+            throw new DatastoreError(`Cannot open ${file} (${(err as Error).message}); check the path and its permissions.`, "unusable", { cause: err });
+        }
+        try {
+            if (!options.readonly) {
+                db.pragma("journal_mode = WAL");
+                // NORMAL in WAL mode never corrupts the database on a crash; it may only lose the
+                // last commits on power loss, which a re-scan recovers.
+                db.pragma("synchronous = NORMAL");
+            }
+            db.pragma("foreign_keys = ON");
+            db.pragma("busy_timeout = 5000");
+            if (!options.readonly) migrations.apply(db);
+            else if (Migrations.versionOf(db) !== migrations.latest)
+                throw new DatastoreError(`${file} needs upgrading; open it once without read-only mode.`, "unusable");
+        } catch (err) {
+            db.close();
+            if (err instanceof DatastoreError) throw err;
+            throw Datastore.corrupt(file, err);
+        }
+        return new Datastore(db, file);
+    }
+
+    /** Closes the connection (idempotent). Checkpoints the WAL so the file is whole on its own. */
+    close(): void {
+        if (this.closed) return;
+        this.closed = true;
+        this.events.removeAllListeners();
+        try {
+            if (!this.db.readonly) this.db.pragma("wal_checkpoint(TRUNCATE)");
+        } catch {
+            // Another connection may hold the WAL open; it will checkpoint itself.
+        }
+        this.db.close();
+    }
+
+    get isOpen(): boolean {
+        return !this.closed;
+    }
+
+    /** `PRAGMA integrity_check`: "ok" or the problems SQLite found. */
+    integrityCheck(): string {
+        const rows = this.db.pragma("integrity_check") as { integrity_check: string }[];
+        return rows.map((r) => r.integrity_check).join("; ");
+    }
+
+    private static inspect(file: string): "missing" | "empty" | "present" {
+        let size: number;
+        try {
+            const st = statSync(file);
+            if (!st.isFile()) throw new DatastoreError(`${file} is not a file; choose a database file path.`, "unusable");
+            size = st.size;
+        } catch (err) {
+            if (err instanceof DatastoreError) throw err;
+            if ((err as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+            throw new DatastoreError(`Cannot read ${file} (${(err as Error).message}); check its permissions.`, "unusable", { cause: err });
+        }
+        if (size === 0) return "empty";
+        const head = Buffer.alloc(16);
+        const fd = openSync(file, "r");
+        try {
+            readSync(fd, head, 0, 16, 0);
+        } finally {
+            closeSync(fd);
+        }
+        if (!head.equals(sqliteHeader)) throw Datastore.corrupt(file);
+        return "present";
+    }
+
+    private static checkCompatible(file: string, latest: number): void {
+        let probe: Database | undefined;
+        try {
+            probe = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+            const version = Migrations.versionOf(probe);
+            const appId = probe.pragma("application_id", { simple: true }) as number;
+            const tables = (probe.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n;
+            if (appId !== presageApplicationId && (tables > 0 || version !== 0))
+                throw new DatastoreError(`${file} is not a Presage database or is corrupt; choose another file (it was left as it is).`, "not-presage");
+            if (version > latest)
+                throw new DatastoreError(
+                    `${file} was written by a newer Presage (schema ${version}, this build knows ${latest}); update Presage to open it (the file was left as it is).`,
+                    "newer-version"
+                );
+        } catch (err) {
+            if (err instanceof DatastoreError) throw err;
+            throw Datastore.corrupt(file, err);
+        } finally {
+            probe?.close();
+        }
+    }
+
+    private static corrupt(file: string, cause?: unknown): DatastoreError {
+        const detail = cause instanceof Error ? ` (${cause.message})` : "";
+        return new DatastoreError(
+            `${file} is not a Presage database or is corrupt${detail}; restore it from a backup or choose another file (it was left as it is).`,
+            "corrupt",
+            { cause }
+        );
+    }
+}

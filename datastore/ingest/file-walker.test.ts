@@ -1,0 +1,56 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isFoundFile, walkFiles, type WalkEntry } from "./file-walker.ts";
+
+let dir: string;
+beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "presage-walk-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function collect(root: string): Promise<WalkEntry[]> {
+    const out: WalkEntry[] = [];
+    for await (const e of walkFiles(root)) out.push(e);
+    return out;
+}
+
+describe("walkFiles", () => {
+    it("finds supported files, leaves out hidden and tool folders, and survives link loops", async () => {
+        mkdirSync(join(dir, "docs", "deep"), { recursive: true });
+        writeFileSync(join(dir, "docs", "a.md"), "a");
+        writeFileSync(join(dir, "docs", "deep", "b.py"), "b");
+        writeFileSync(join(dir, "docs", "photo.jpg"), "jpg");
+        writeFileSync(join(dir, "docs", ".hidden.txt"), "h");
+        for (const skipped of ["node_modules", ".git", "__pycache__", "dist", "vendor"]) {
+            mkdirSync(join(dir, "docs", skipped));
+            writeFileSync(join(dir, "docs", skipped, "x.txt"), "x");
+        }
+        // A loop: docs/deep/up -> docs, and a link to a file.
+        symlinkSync(join(dir, "docs"), join(dir, "docs", "deep", "up"));
+        symlinkSync(join(dir, "docs", "a.md"), join(dir, "docs", "alias.md"));
+        const entries = await collect(join(dir, "docs"));
+        expect(entries.filter(isFoundFile).map((e) => e.path.slice(dir.length))).toEqual(["/docs/a.md", "/docs/alias.md", "/docs/deep/b.py"]);
+        expect(entries.filter((e) => !isFoundFile(e))).toEqual([]);
+    });
+
+    it("reports broken links, link loops and special files without opening them", async () => {
+        symlinkSync(join(dir, "missing.txt"), join(dir, "dangling.txt"));
+        symlinkSync(join(dir, "self.txt"), join(dir, "self.txt"));
+        execFileSync("mkfifo", [join(dir, "pipe.txt")]);
+        const entries = await collect(dir);
+        const problems = Object.fromEntries(entries.filter((e) => !isFoundFile(e)).map((e) => [e.path.slice(dir.length + 1), (e as { problem: string }).problem]));
+        expect(problems).toEqual({
+            "dangling.txt": "unreadable (broken symbolic link)",
+            "pipe.txt": "not a regular file",
+            "self.txt": "unreadable (symbolic link loop)"
+        });
+    });
+
+    it("reports a single unsupported file given as the root", async () => {
+        writeFileSync(join(dir, "photo.jpg"), "jpg");
+        expect(await collect(join(dir, "photo.jpg"))).toMatchObject([{ problem: "unsupported file type" }]);
+    });
+});

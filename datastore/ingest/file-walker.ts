@@ -1,0 +1,127 @@
+import { lstat, opendir, realpath, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { fileFormat, type FileFormat } from "./text-extraction.ts";
+
+/** A file worth reading, as found on disk. */
+export interface FoundFile {
+    path: string;
+    format: FileFormat;
+    size: number;
+    mtimeMs: number;
+}
+
+/** Something found that can not be indexed, with the reason to record. */
+export interface FoundProblem {
+    path: string;
+    problem: string;
+    size?: number;
+    mtimeMs?: number;
+}
+
+export type WalkEntry = FoundFile | FoundProblem;
+
+/** Folders that hold tools' output or other people's code rather than the user's documents. */
+export const skippedFolderNames: ReadonlySet<string> = new Set([
+    "node_modules",
+    "bower_components",
+    "jspm_packages",
+    "__pycache__",
+    "site-packages",
+    "venv",
+    "dist",
+    "build",
+    "out",
+    "target",
+    "vendor",
+    "coverage",
+    "Pods",
+    "DerivedData"
+]);
+
+export interface WalkOptions {
+    /** Whether a folder with this name is left out (default: hidden folders and `skippedFolderNames`). */
+    skipFolder?: (name: string) => boolean;
+}
+
+const defaultSkipFolder = (name: string) => name.startsWith(".") || skippedFolderNames.has(name);
+
+function problemOf(err: unknown, viaLink: boolean): string {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (viaLink && (code === "ENOENT" || code === "ELOOP")) return code === "ELOOP" ? "unreadable (symbolic link loop)" : "unreadable (broken symbolic link)";
+    return `unreadable (${code ?? (err as Error).message})`;
+}
+
+/**
+ * Yields the files under `root` that Presage can index, and the problems met on the way (broken
+ * links, special files, unreadable folders). Hidden files and folders and tool folders are left
+ * out; files of unknown kinds are passed over silently, since a folder of photos is not a problem.
+ * Symbolic links are followed, but a folder is entered only once (by its real path), so link loops end.
+ * A root that is a single file is always reported, supported or not.
+ */
+export async function* walkFiles(root: string, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
+    const skipFolder = options.skipFolder ?? defaultSkipFolder;
+    const seen = new Set<string>();
+
+    async function* visit(path: string, isRoot: boolean): AsyncGenerator<WalkEntry> {
+        let link = false;
+        let st;
+        try {
+            link = (await lstat(path)).isSymbolicLink();
+            st = await stat(path);
+        } catch (err) {
+            if (isRoot || link || fileFormat(path) != null) yield { path, problem: problemOf(err, link) };
+            return;
+        }
+        if (st.isDirectory()) {
+            let real: string;
+            try {
+                real = await realpath(path);
+            } catch (err) {
+                yield { path, problem: problemOf(err, link) };
+                return;
+            }
+            if (seen.has(real)) return; // a link back to a folder we are already in (or have done)
+            seen.add(real);
+            let names: string[];
+            try {
+                const dir = await opendir(path);
+                names = [];
+                for await (const entry of dir) names.push(entry.name);
+            } catch (err) {
+                yield { path, problem: problemOf(err, false) };
+                return;
+            }
+            names.sort();
+            for (const name of names) {
+                if (name.startsWith(".")) continue;
+                const child = join(path, name);
+                // Tool folders are recognized by name before looking inside them (cheap, and their
+                // contents could be huge).
+                if (skipFolder(name)) {
+                    const childStat = await stat(child).catch(() => undefined);
+                    if (childStat?.isDirectory()) continue;
+                }
+                yield* visit(child, false);
+            }
+            return;
+        }
+        const format = fileFormat(path);
+        if (format == null) {
+            if (isRoot) yield { path, problem: "unsupported file type", size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+            return;
+        }
+        if (!st.isFile()) {
+            // A FIFO would block a reader forever, a device could be endless: never open them.
+            yield { path, problem: "not a regular file", size: 0, mtimeMs: Math.floor(st.mtimeMs) };
+            return;
+        }
+        yield { path, format, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+    }
+
+    yield* visit(root, true);
+}
+
+/** Whether a walk entry is a readable candidate. */
+export function isFoundFile(entry: WalkEntry): entry is FoundFile {
+    return "format" in entry;
+}

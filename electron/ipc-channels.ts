@@ -1,0 +1,41 @@
+/**
+ * The IPC channel of every app API method (server/app-api.ts), shared by the preload and the main
+ * process's handlers so that the two cannot drift apart. One channel per message.
+ */
+export const invokeChannels = {
+    getState: "presage:get-state",
+    updateSettings: "presage:update-settings",
+    listModels: "presage:list-models",
+    loadModel: "presage:load-model",
+    checkDraft: "presage:check-draft",
+    downloadModel: "presage:download-model",
+    cancelDownload: "presage:cancel-download",
+    listConversations: "presage:list-conversations",
+    createConversation: "presage:create-conversation",
+    getConversation: "presage:get-conversation",
+    updateConversation: "presage:update-conversation",
+    deleteConversation: "presage:delete-conversation",
+    sendMessage: "presage:send-message",
+    stopGeneration: "presage:stop-generation",
+    race: "presage:race",
+    listDocuments: "presage:list-documents",
+    addDocuments: "presage:add-documents",
+    removeDocuments: "presage:remove-documents",
+    rescanDocuments: "presage:rescan-documents",
+    setDocumentsWatch: "presage:set-documents-watch",
+    clearHistory: "presage:clear-history",
+    choosePaths: "presage:choose-paths"
+} as const;
+
+export type InvokeMethod = keyof typeof invokeChannels;
+
+/** Main → window messages. */
+export const eventChannels = {
+    /** (event: AppEvent) to every window. */
+    appEvent: "presage:app-event",
+    /** (streamId: string, event: AnswerEvent) to the window that sent the message. */
+    answerEvent: "presage:answer-event"
+} as const;
+
+/** What every invoke handler resolves to: errors travel as data, so their `code` survives the trip. */
+export type IpcResult<T> = { ok: true; value: T } | { ok: false; error: { message: string; code: string } };

@@ -1,0 +1,129 @@
+import type { SamplingSettings, Settings, StrategyName } from "../app-api.ts";
+import type { SamplingOptions } from "../../native-models/decoding/sampling.ts";
+import type { EventBus } from "./event-bus.ts";
+import { settingsPatchSchema, type SettingsPatch } from "./schemas.ts";
+import { validate } from "./validation.ts";
+
+/** Where settings persist: the datastore's key/value settings satisfy it. */
+export interface SettingsStore {
+    getJson(key: string): unknown;
+    setJson(key: string, value: unknown): void;
+}
+
+/** A store that forgets everything at exit, for hosts run without a database. */
+export class MemorySettingsStore implements SettingsStore {
+    private readonly values = new Map<string, string>();
+    getJson(key: string): unknown {
+        const v = this.values.get(key);
+        return v == null ? undefined : JSON.parse(v);
+    }
+    setJson(key: string, value: unknown): void {
+        if (value === undefined) this.values.delete(key);
+        else this.values.set(key, JSON.stringify(value));
+    }
+}
+
+export const defaultSettings: Settings = {
+    strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    maxDraft: "auto",
+    // Greedy by default: the answer is the model's most likely one, and guesses are accepted most often.
+    sampling: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
+    backend: "auto",
+    gpuLayers: "auto",
+    contextSize: 4096,
+    threads: 0,
+    targetModel: null,
+    draftModel: null,
+    theme: "system",
+    historyEnabled: true
+};
+
+const settingsKey = "app.settings";
+/** The datastore's own switch for the history drafter, kept in step with `historyEnabled`. */
+const historyKey = "history.enabled";
+
+/** The user's settings: defaults, validated patches, persistence, and a "settings" event on change. */
+export class SettingsService {
+    private current: Settings;
+    private readonly listeners = new Set<(next: Settings, previous: Settings) => void>();
+
+    constructor(private readonly store: SettingsStore, private readonly events: EventBus) {
+        this.current = merge(defaultSettings, readStored(store.getJson(settingsKey)));
+    }
+
+    get(): Settings {
+        return structuredClone(this.current);
+    }
+
+    /** Applies any subset of the settings; throws "invalid-request" naming the first bad field. */
+    update(patch: unknown): Settings {
+        const valid = validate(settingsPatchSchema, patch, "settings");
+        const previous = this.current;
+        this.current = merge(this.current, valid);
+        this.store.setJson(settingsKey, this.current);
+        if (valid.historyEnabled != null) this.store.setJson(historyKey, valid.historyEnabled);
+        const settings = this.get();
+        this.events.publish({ type: "settings", settings });
+        for (const listener of [...this.listeners]) listener(this.get(), previous);
+        return settings;
+    }
+
+    /** Called after every change with the new and the previous settings; returns the unsubscribe function. */
+    onChange(listener: (next: Settings, previous: Settings) => void): () => void {
+        this.listeners.add(listener);
+        return () => void this.listeners.delete(listener);
+    }
+
+    /** The strategies switched on, as engine strategy names. */
+    enabledStrategies(): StrategyName[] {
+        const s = this.current.strategies;
+        return (["draft", "ngram", "retrieval", "history", "early-exit"] as const).filter((name) => s[name]);
+    }
+
+    /** The engine's sampler options from the settings, with a conversation's or request's overrides. */
+    sampling(...overrides: (Partial<SamplingSettings> | undefined)[]): { sampling: SamplingOptions; maxTokens: number } {
+        let s: SamplingSettings = this.current.sampling;
+        for (const o of overrides) if (o != null) s = { ...s, ...presentOnly(o) };
+        return { sampling: toSamplingOptions(s), maxTokens: s.maxTokens };
+    }
+}
+
+export function toSamplingOptions(s: Omit<SamplingSettings, "maxTokens">): SamplingOptions {
+    return {
+        temperature: s.temperature,
+        topK: s.topK,
+        topP: s.topP,
+        minP: s.minP,
+        repeatPenalty: s.repeatPenalty === 1 ? undefined : { penalty: s.repeatPenalty },
+        seed: s.seed ?? undefined
+    };
+}
+
+function merge(base: Settings, patch: SettingsPatch): Settings {
+    return {
+        ...base,
+        ...definedOnly(patch),
+        strategies: { ...base.strategies, ...definedOnly(patch.strategies ?? {}) },
+        sampling: { ...base.sampling, ...definedOnly(patch.sampling ?? {}) }
+    } as Settings;
+}
+
+/** Stored settings from an older or hand-edited file: keep the fields that still validate. */
+function readStored(value: unknown): SettingsPatch {
+    if (value == null || typeof value !== "object") return {};
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+        const field = settingsPatchSchema.shape[key as keyof typeof settingsPatchSchema.shape];
+        if (field != null && field.safeParse(v).success) out[key] = v;
+    }
+    return out as SettingsPatch;
+}
+
+/** Overrides: a null field means "use the setting". */
+function presentOnly<T extends object>(o: T): Partial<T> {
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v != null)) as Partial<T>;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
