@@ -112,7 +112,10 @@ export interface AnswerStats {
     meanAcceptedLength: number;
     acceptanceRate: number;
     bySource: Partial<Record<DraftSource, { steps: number; drafted: number; accepted: number; acceptanceRate: number }>>;
+    /** Presage's plain decoding on this model (the race's baseline), measured at load. */
     baselineTokensPerSecond: number | null;
+    /** llama.cpp's one-token decoding, measured at load: faster on CPUs, rounds differently (README, Exactness). */
+    oneTokenDecodeTokensPerSecond?: number | null;
     speedupEstimate: number | null;
     estimate: true;
 }

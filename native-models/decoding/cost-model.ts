@@ -31,8 +31,17 @@ export class VerificationCostModel {
         return this.stepMs[Math.min(k, this.stepMs.length - 1)]!;
     }
 
-    /** Plain decoding tokens/s on this model, for the speedup estimate. */
+    /**
+     * Presage's plain decoding speed on this model (a step with no guesses), the baseline of the
+     * speedup estimate: the same baseline a race measures, and the one whose output every strategy
+     * reproduces exactly.
+     */
     get baselineTokensPerSecond(): number {
+        return 1000 / this.cost(0);
+    }
+
+    /** llama.cpp's own one-token decoding speed (faster on a CPU, but rounds differently; see Verifier). */
+    get oneTokenDecodeTokensPerSecond(): number {
         return 1000 / this.plainTokenMs;
     }
 

@@ -35,8 +35,10 @@ export interface AnswerStats {
     /** accepted / drafted. */
     acceptanceRate: number;
     bySource: Partial<Record<DraftSource, SourceStats & { acceptanceRate: number }>>;
-    /** Plain decoding speed of this model measured at load (calibration); null before calibration. */
+    /** Presage's plain decoding speed on this model, measured at load (calibration); null without it. */
     baselineTokensPerSecond: number | null;
+    /** llama.cpp's one-token decoding speed measured at load: the stricter baseline (see README, Exactness). */
+    oneTokenDecodeTokensPerSecond: number | null;
     /** tokensPerSecond / baselineTokensPerSecond: an estimate, since the baseline was not run on this prompt. */
     speedupEstimate: number | null;
     estimate: true;
@@ -51,7 +53,7 @@ export class StatsRecorder {
     private accepted = 0;
     private readonly bySource = new Map<DraftSource, SourceStats>();
 
-    constructor(private readonly baselineTokensPerSecond: number | null) {}
+    constructor(private readonly baselineTokensPerSecond: number | null, private readonly oneTokenDecodeTokensPerSecond: number | null = null) {}
 
     record(step: StepStats): void {
         this.steps++;
@@ -89,6 +91,7 @@ export class StatsRecorder {
             acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
             bySource,
             baselineTokensPerSecond: this.baselineTokensPerSecond,
+            oneTokenDecodeTokensPerSecond: this.oneTokenDecodeTokensPerSecond,
             speedupEstimate: this.baselineTokensPerSecond ? tokensPerSecond / this.baselineTokensPerSecond : null,
             estimate: true
         };

@@ -61,6 +61,8 @@ export interface GenerateRequest {
 /** A step as the UI sees it: the step's stats and the text it added. */
 export interface StepEvent extends StepStats {
     text: string;
+    /** The text of each token of the step, when they add up to `text` (for colouring tokens by source). */
+    pieces?: string[];
 }
 
 export interface GenerateResult {
@@ -207,7 +209,9 @@ export class PresageEngine {
             const reducer = request.reduction === false || drafters.length === 0
                 ? null
                 : new HypothesisReducer(this.costModel, { maxDraft: request.maxDraft }, this.reducerMemory);
-            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null);
+            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer,
+                this.calibrated ? this.costModel.baselineTokensPerSecond : null,
+                this.calibrated ? this.costModel.oneTokenDecodeTokensPerSecond : null);
             const text = new TextStream(this.model, request.stopStrings ?? []);
             const onStep = request.onStep;
             const stopTokens = new Set(request.stopTokens ?? []);
@@ -220,7 +224,8 @@ export class PresageEngine {
                 stopAt: request.stopStrings?.length ? (out) => (text.update(out), text.stopAt(out)) : undefined,
                 onStep: onStep == null ? undefined : (step, out) => {
                     text.update(out);
-                    onStep({ ...step, text: text.delta() });
+                    const delta = text.delta();
+                    onStep({ ...step, text: delta, pieces: this.pieces(step.tokens, out, delta) });
                 }
             });
             const finalText = request.stopStrings?.length && result.stopReason === "stop" ? text.fullText : this.detokenize(result.tokens);
@@ -255,6 +260,14 @@ export class PresageEngine {
         await this.draft?.model.dispose();
         await this.context.dispose();
         await this.model.dispose();
+    }
+
+    /** Each token's text (with a few tokens before it for context), when they add up to the step's text. */
+    private pieces(tokens: readonly Token[], output: readonly Token[], text: string): string[] | undefined {
+        if (tokens.length === 0 || text.length === 0) return undefined;
+        const start = output.length - tokens.length;
+        const pieces = tokens.map((t, i) => this.model.detokenize([t], false, output.slice(Math.max(0, start + i - 8), start + i)));
+        return pieces.join("") === text ? pieces : undefined;
     }
 
     private resolveStrategies(names: readonly StrategyName[]): DraftSource[] {

@@ -106,7 +106,7 @@ export class ChatService {
                 sampling: [conversation.sampling],
                 signal,
                 onStep: (e) => {
-                    const step: StepEvent = { step: e.step, drafted: e.drafted, accepted: e.accepted, source: e.source, tokens: [...e.tokens], text: e.text, ms: e.ms };
+                    const step: StepEvent = { step: e.step, drafted: e.drafted, accepted: e.accepted, source: e.source, tokens: [...e.tokens], text: e.text, ms: e.ms, ...(e.pieces != null && e.pieces.join("") === e.text ? { pieces: e.pieces } : {}) };
                     steps.push(step);
                     onEvent({ type: "step", step });
                 }

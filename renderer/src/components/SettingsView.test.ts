@@ -1,0 +1,63 @@
+import { fireEvent, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import { FakeApi } from "../testing/fake-api.ts";
+import { renderWith } from "../testing/render-with.ts";
+import SettingsView from "./SettingsView.svelte";
+
+describe("SettingsView", () => {
+    it("has a switch per strategy that saves at once", async () => {
+        const { api, app } = await renderWith(SettingsView);
+        for (const name of ["draft", "ngram", "retrieval", "history", "early-exit", "reduction"])
+            expect(screen.getByTestId(`strategy-toggle-${name}`)).toBeTruthy();
+        const ngram = screen.getByTestId("strategy-toggle-ngram") as HTMLInputElement;
+        expect(ngram.checked).toBe(true);
+        await fireEvent.click(ngram);
+        await waitFor(() => expect(api.callsOf("updateSettings")).toHaveLength(1));
+        expect((api.callsOf("updateSettings")[0]![0] as { strategies: Record<string, boolean> }).strategies.ngram).toBe(false);
+        expect(app.settings!.strategies.ngram).toBe(false);
+        const early = screen.getByTestId("strategy-toggle-early-exit") as HTMLInputElement;
+        expect(early.checked).toBe(false);
+        await fireEvent.click(early);
+        await waitFor(() => expect(app.settings!.strategies["early-exit"]).toBe(true));
+    });
+
+    it("says which strategies the loaded models cannot use", async () => {
+        await renderWith(SettingsView);
+        // The test engine offers ngram, history, early-exit: no draft model, no documents.
+        expect(screen.getByText(/choose a draft model in Models/)).toBeTruthy();
+        expect(screen.getByText(/add documents/)).toBeTruthy();
+    });
+
+    it("switches max draft between auto and a number, and saves sampling and runtime fields", async () => {
+        const { api } = await renderWith(SettingsView);
+        await fireEvent.click(screen.getByTestId("max-draft-auto"));
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ maxDraft: 8 }]));
+        const max = await screen.findByTestId("max-draft");
+        await fireEvent.change(max, { target: { value: "12" } });
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ maxDraft: 12 }]));
+
+        await fireEvent.change(screen.getByLabelText("Temperature"), { target: { value: "0.8" } });
+        await waitFor(() => expect((api.callsOf("updateSettings").at(-1)![0] as { sampling: { temperature: number } }).sampling.temperature).toBe(0.8));
+
+        await fireEvent.change(screen.getByTestId("backend"), { target: { value: "vulkan" } });
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ backend: "vulkan" }]));
+        await fireEvent.change(screen.getByLabelText("Threads (0 = auto)"), { target: { value: "4" } });
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ threads: 4 }]));
+        await fireEvent.change(screen.getByLabelText("Context size"), { target: { value: "8192" } });
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ contextSize: 8192 }]));
+    });
+
+    it("refuses an invalid number without saving", async () => {
+        const { api } = await renderWith(SettingsView);
+        await fireEvent.change(screen.getByLabelText("Top-p"), { target: { value: "3" } });
+        expect(screen.getByLabelText("Top-p").getAttribute("aria-invalid")).toBe("true");
+        expect(api.callsOf("updateSettings")).toHaveLength(0);
+    });
+
+    it("follows settings changed elsewhere", async () => {
+        const api = new FakeApi();
+        await renderWith(SettingsView, {}, api);
+        api.emit({ type: "settings", settings: { ...api.settings, strategies: { ...api.settings.strategies, draft: false } } });
+        await waitFor(() => expect((screen.getByTestId("strategy-toggle-draft") as HTMLInputElement).checked).toBe(false));
+    });
+});

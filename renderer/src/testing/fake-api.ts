@@ -1,0 +1,249 @@
+import type { Api } from "../lib/api.ts";
+import type {
+    AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, EngineInfo, Message, RaceRequest,
+    RaceResponse, SendMessageRequest, Settings, StepEvent
+} from "../lib/types.ts";
+
+/**
+ * An in-memory app API for component tests in jsdom (the real services need Node and a model: the
+ * browser tests in renderer/e2e run against them). Answers are scripted; calls are recorded.
+ */
+export class FakeApi implements Api {
+    readonly mode = "web" as const;
+    choosePaths: Api["choosePaths"] = null;
+    readonly calls: { method: string; args: unknown[] }[] = [];
+    settings: Settings = structuredClone(defaultTestSettings);
+    engine: EngineInfo | null = testEngine();
+    conversations: Conversation[] = [];
+    messages = new Map<string, Message[]>();
+    documents: DocumentsResponse = { sources: [], storeBytes: 0, tokens: 0 };
+    /** The steps the next answer streams; by default a few n-gram steps. */
+    answerSteps: StepEvent[] = sampleSteps();
+    /** When set, each step waits for this promise factory before it is sent (to test stop). */
+    stepGate: (() => Promise<void>) | null = null;
+    raceResult: RaceResponse | null = null;
+    private readonly listeners = new Set<(event: AppEvent) => void>();
+    private readonly stopped = new Set<string>();
+    private ids = 0;
+
+    private record(method: string, ...args: unknown[]): void {
+        this.calls.push({ method, args });
+    }
+
+    callsOf(method: string): unknown[][] {
+        return this.calls.filter((c) => c.method === method).map((c) => c.args);
+    }
+
+    emit(event: AppEvent): void {
+        for (const l of this.listeners) l(event);
+    }
+
+    async getState() {
+        this.record("getState");
+        return { settings: structuredClone(this.settings), engine: this.engine, version: "0.0.0-test" };
+    }
+    async updateSettings(patch: Partial<Settings>) {
+        this.record("updateSettings", patch);
+        this.settings = { ...this.settings, ...patch, strategies: { ...this.settings.strategies, ...patch.strategies }, sampling: { ...this.settings.sampling, ...patch.sampling } };
+        return structuredClone(this.settings);
+    }
+    async listModels() {
+        this.record("listModels");
+        return {
+            dir: "/models",
+            files: [
+                { name: "target.gguf", path: "/models/target.gguf", size: 4_000_000_000 },
+                { name: "draft.gguf", path: "/models/draft.gguf", size: 500_000_000 },
+                { name: "other.gguf", path: "/models/other.gguf", size: 1_000_000 }
+            ],
+            loaded: this.engine,
+            recommended: [{ target: "target.gguf", draft: "draft.gguf", note: "same tokenizer" }]
+        };
+    }
+    async loadModel(req: { target: string; draft?: string | null }) {
+        this.record("loadModel", req);
+        this.engine = { ...testEngine(), modelPath: req.target, draftModelPath: req.draft ?? null };
+        return this.engine;
+    }
+    async checkDraft(req: { target: string; draft: string }) {
+        this.record("checkDraft", req);
+        return req.draft.includes("other")
+            ? { compatible: false, reason: "their vocabularies differ (32000 vs 151936 tokens)" }
+            : { compatible: true, reason: null };
+    }
+    async downloadModel(req: { uri: string }) {
+        this.record("downloadModel", req);
+        return { id: `d${++this.ids}` };
+    }
+    async cancelDownload(id: string) {
+        this.record("cancelDownload", id);
+    }
+    async listConversations(search?: string) {
+        this.record("listConversations", search);
+        const q = search?.toLowerCase();
+        return this.conversations.filter((c) => q == null || c.title.toLowerCase().includes(q));
+    }
+    async createConversation(req: { title?: string; systemPrompt?: string; sampling?: Conversation["sampling"] }) {
+        this.record("createConversation", req);
+        const c: Conversation = { id: `c${++this.ids}`, title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {}, createdAt: Date.now(), updatedAt: Date.now() };
+        this.conversations = [c, ...this.conversations];
+        this.messages.set(c.id, []);
+        return c;
+    }
+    async getConversation(id: string) {
+        this.record("getConversation", id);
+        const conversation = this.conversations.find((c) => c.id === id);
+        if (conversation == null) throw new Error(`There is no conversation ${id}.`);
+        return { conversation, messages: [...(this.messages.get(id) ?? [])] };
+    }
+    async updateConversation(id: string, patch: Partial<Conversation>) {
+        this.record("updateConversation", id, patch);
+        const i = this.conversations.findIndex((c) => c.id === id);
+        this.conversations[i] = { ...this.conversations[i]!, ...patch, updatedAt: Date.now() };
+        return this.conversations[i]!;
+    }
+    async deleteConversation(id: string) {
+        this.record("deleteConversation", id);
+        this.conversations = this.conversations.filter((c) => c.id !== id);
+    }
+    async sendMessage(conversationId: string, req: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
+        this.record("sendMessage", conversationId, req);
+        const list = this.messages.get(conversationId) ?? [];
+        let userMessage: Message | null = null;
+        if (req.editMessageId != null) {
+            const i = list.findIndex((m) => m.id === req.editMessageId);
+            list.splice(i);
+        } else if (req.regenerate) {
+            if (list.at(-1)?.role === "assistant") list.pop();
+        }
+        if (req.content != null) {
+            userMessage = message(`m${++this.ids}`, conversationId, "user", req.content);
+            list.push(userMessage);
+        }
+        this.messages.set(conversationId, list);
+        const generationId = `g${++this.ids}`;
+        onEvent({ type: "start", generationId, userMessage });
+        const sent: StepEvent[] = [];
+        for (const step of this.answerSteps) {
+            if (this.stepGate != null) await this.stepGate();
+            else await Promise.resolve();
+            if (this.stopped.has(generationId)) break;
+            sent.push(step);
+            onEvent({ type: "step", step });
+        }
+        const text = sent.map((s) => s.text).join("");
+        const answer: Message = {
+            ...message(`m${++this.ids}`, conversationId, "assistant", text),
+            stats: statsOf(sent),
+            steps: sent,
+            strategies: ["ngram"]
+        };
+        list.push(answer);
+        onEvent({ type: "done", message: answer, stopReason: this.stopped.has(generationId) ? "abort" : "eog" });
+    }
+    async stopGeneration(generationId: string) {
+        this.record("stopGeneration", generationId);
+        this.stopped.add(generationId);
+    }
+    async race(req: RaceRequest) {
+        this.record("race", req);
+        return this.raceResult ?? {
+            plain: { text: "same text", tokensPerSecond: 100, seconds: 1, tokens: 100 },
+            speculative: { text: "same text", tokensPerSecond: 180, seconds: 0.56, tokens: 100, stats: statsOf(sampleSteps()) },
+            identical: true,
+            speedup: 1.8
+        };
+    }
+    async listDocuments() {
+        this.record("listDocuments");
+        return structuredClone(this.documents);
+    }
+    async addDocuments(req: { path: string; watch?: boolean }) {
+        this.record("addDocuments", req);
+        const source: DocumentSource = {
+            id: `s${++this.ids}`, path: req.path, kind: "folder", watch: req.watch ?? false, files: 0, indexed: 0,
+            skipped: [], tokens: 0, state: "indexing", progress: null
+        };
+        this.documents = { ...this.documents, sources: [...this.documents.sources, source] };
+        return source;
+    }
+    async removeDocuments(id: string) {
+        this.record("removeDocuments", id);
+        this.documents = { ...this.documents, sources: this.documents.sources.filter((s) => s.id !== id) };
+    }
+    async rescanDocuments(id: string) {
+        this.record("rescanDocuments", id);
+    }
+    async setDocumentsWatch(id: string, watch: boolean) {
+        this.record("setDocumentsWatch", id, watch);
+        this.documents = { ...this.documents, sources: this.documents.sources.map((s) => (s.id === id ? { ...s, watch } : s)) };
+    }
+    async clearHistory() {
+        this.record("clearHistory");
+    }
+    onAppEvent(listener: (event: AppEvent) => void) {
+        this.listeners.add(listener);
+        return () => this.listeners.delete(listener);
+    }
+}
+
+export const defaultTestSettings: Settings = {
+    strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    maxDraft: "auto",
+    sampling: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
+    backend: "auto",
+    gpuLayers: "auto",
+    contextSize: 4096,
+    threads: 0,
+    targetModel: null,
+    draftModel: null,
+    theme: "light",
+    historyEnabled: true
+};
+
+export function testEngine(): EngineInfo {
+    return {
+        modelPath: "/models/target.gguf",
+        draftModelPath: null,
+        backend: { backend: "cpu", devices: [], cpuMathCores: 2, buildType: "prebuilt" },
+        threads: 2,
+        contextSize: 4096,
+        vocabulary: "abc",
+        calibration: { stepMs: [2, 2.2, 2.5], plainTokenMs: 10 },
+        available: ["ngram", "history", "early-exit"]
+    };
+}
+
+export function message(id: string, conversationId: string, role: Message["role"], content: string): Message {
+    return { id, conversationId, role, content, createdAt: Date.now(), stats: null, steps: null, strategies: null };
+}
+
+/** Steps: "Once" (own), " upon a" (ngram guessed " upon", own " a"), " time" (own). */
+export function sampleSteps(): StepEvent[] {
+    return [
+        { step: 1, drafted: 0, accepted: 0, source: null, tokens: [10], text: "Once", ms: 10 },
+        { step: 2, drafted: 3, accepted: 1, source: "ngram", tokens: [11, 12], text: " upon a", ms: 12, pieces: [" upon", " a"] },
+        { step: 3, drafted: 2, accepted: 2, source: "draft", tokens: [13, 14, 15], text: " time, there", ms: 12 }
+    ];
+}
+
+export function statsOf(steps: StepEvent[]): AnswerStats {
+    const tokens = steps.reduce((n, s) => n + s.tokens.length, 0);
+    const drafted = steps.reduce((n, s) => n + s.drafted, 0);
+    const accepted = steps.reduce((n, s) => n + s.accepted, 0);
+    const bySource: AnswerStats["bySource"] = {};
+    for (const s of steps) {
+        if (s.source == null) continue;
+        const b = bySource[s.source] ?? { steps: 0, drafted: 0, accepted: 0, acceptanceRate: 0 };
+        b.steps++;
+        b.drafted += s.drafted;
+        b.accepted += s.accepted;
+        b.acceptanceRate = b.drafted > 0 ? b.accepted / b.drafted : 0;
+        bySource[s.source] = b;
+    }
+    return {
+        tokens, seconds: 0.05, tokensPerSecond: tokens / 0.05, steps: steps.length, drafted, accepted,
+        meanAcceptedLength: steps.length > 0 ? tokens / steps.length : 0, acceptanceRate: drafted > 0 ? accepted / drafted : 0,
+        bySource, baselineTokensPerSecond: 100, speedupEstimate: tokens / 0.05 / 100, estimate: true as const
+    };
+}
