@@ -72,7 +72,8 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
         }
         try {
             report.machine.backend = `${prepared.engine.info.backend.backend}${prepared.engine.info.backend.devices.length ? ` (${prepared.engine.info.backend.devices.join(", ")})` : ""}`;
-            const reference = await referenceContext(prepared.engine);
+            const reference = await referenceContext(prepared.engine, prepared.prompts[0]!, log);
+            prepared.notes.push(`engine on ${prepared.engine.threads} thread(s), LlamaCompletion reference on ${reference.currentThreads}`);
             for (const temperature of workload.temperatures) {
                 const result = await runWorkload(workload, prepared, temperature, rounds, reference, log);
                 report.workloads.push(result);
@@ -171,9 +172,26 @@ async function runWorkload(
     return { name: workload.name, description: workload.description, temperature, maxTokens, prompts: prompts.length, notes: prepared.notes, strategies };
 }
 
-/** A second context on the same model for node-llama-cpp's own plain decoding (LlamaCompletion). */
-function referenceContext(engine: PresageEngine): Promise<LlamaContext> {
-    return engine.model.createContext({ contextSize: engine.context.contextSize, threads: engine.threads, sequences: 1 });
+/**
+ * A second context on the same model for node-llama-cpp's own plain decoding (LlamaCompletion), with
+ * whichever thread count makes it fastest here (one thread or the engine's): the strictest baseline.
+ */
+async function referenceContext(engine: PresageEngine, prompt: string, log: (line: string) => void): Promise<LlamaContext> {
+    const options = [...new Set([1, engine.threads])];
+    let best: { context: LlamaContext; ms: number } | null = null;
+    for (const threads of options) {
+        const context = await engine.model.createContext({ contextSize: engine.context.contextSize, threads, sequences: 1 });
+        await llamaCompletion(context, prompt, 16, 0, 1);
+        const t = performance.now();
+        await llamaCompletion(context, prompt, 48, 0, 1);
+        const ms = performance.now() - t;
+        if (best == null || ms < best.ms) {
+            await best?.context.dispose();
+            best = { context, ms };
+        } else await context.dispose();
+    }
+    log(`# llamacompletion reference: ${best!.context.currentThreads} thread(s)`);
+    return best!.context;
 }
 
 async function llamaCompletion(context: LlamaContext, prompt: string, maxTokens: number, temperature: number, seed: number): Promise<number> {

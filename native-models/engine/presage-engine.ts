@@ -297,7 +297,8 @@ export class PresageEngine {
                 let d = this.drafterCache.get(source);
                 if (d == null) {
                     const context = source === "draft" ? this.draft!.context : (await this.loadEarlyExit()).context;
-                    d = new DraftModelDrafter(context.getSequence(), { source });
+                    // An early exit is a weak drafter (LITE: untuned exits disagree early): short, confident chains only.
+                    d = new DraftModelDrafter(context.getSequence(), source === "draft" ? { source } : { source, maxTokens: 6, minConfidence: 0.5 });
                     this.drafterCache.set(source, d);
                 }
                 return d;

@@ -110,7 +110,7 @@ export class HypothesisReducer {
      */
     shouldQuery(source: DraftSource): boolean {
         const u = this.usage.get(source);
-        if (u == null || u.calls < 4) return true;
+        if (u == null || u.calls < 2) return true;
         const saved = (u.gained / u.calls) * this.cost.cost(0);
         if (saved >= u.ms / u.calls) {
             u.backoff = 32;
