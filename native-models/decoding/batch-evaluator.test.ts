@@ -35,6 +35,18 @@ describe("BatchEvaluator", () => {
                 expect(a).toEqual(out.map((o) => o?.next.token ?? null));
                 expect(fastSequence.contextTokens).toEqual(prompt);
             }
+            // Drawing the same position again with the same seed gives the same token, as a rejected
+            // position drawn again must (the native sampler alone would continue its random stream).
+            const flat = new PositionSampler({ temperature: 2, topK: 0, topP: 1, seed: 77 });
+            const options = flat.at(3);
+            await fastSequence.clearHistory();
+            await fast.evaluate(prompt.slice(0, -1), prompt.slice(0, -1).map(() => null));
+            const draws = new Set<Token | null>();
+            for (let i = 0; i < 12; i++) {
+                draws.add((await fast.evaluate([prompt.at(-1)!], [options]))[0]!);
+                await fastSequence.eraseContextTokenRanges([{ start: fastSequence.nextTokenIndex - 1, end: fastSequence.nextTokenIndex }]);
+            }
+            expect(draws.size).toBe(1);
             fast.dispose();
         } finally {
             await context.dispose();

@@ -28,7 +28,7 @@ interface AddonSampler {
  */
 export class BatchEvaluator {
     private readonly internals: SequenceInternals | null;
-    private readonly samplers: { sampler: AddonSampler; options: GenerateNextOptions | null }[] = [];
+    private readonly samplers: { sampler: AddonSampler; options: GenerateNextOptions | null; seed: number | undefined }[] = [];
 
     constructor(private readonly sequence: LlamaContextSequence) {
         const s = sequence as unknown as SequenceInternals;
@@ -79,12 +79,24 @@ export class BatchEvaluator {
 
     private samplerFor(slot: number, options: GenerateNextOptions): AddonSampler {
         const s = this.internals!;
-        while (this.samplers.length <= slot) this.samplers.push({ sampler: new s.model._llama._bindings.AddonSampler(s.model._model), options: null });
+        const create = () => new s.model._llama._bindings.AddonSampler(s.model._model);
+        while (this.samplers.length <= slot) this.samplers.push({ sampler: create(), options: null, seed: undefined });
         const entry = this.samplers[slot]!;
-        if (entry.options !== options) {
+        const seed = options.options?.temperature ? options.options.seed : undefined;
+        if (seed != null) {
+            // Every sampled draw is a function of (seed, position) alone. The native sampler re-seeds
+            // only when the seed changes, so drawing with the seed it already holds (a rejected position
+            // drawn again) would continue its old random stream: start from a fresh sampler instead.
+            if (seed === entry.seed) {
+                entry.sampler.dispose();
+                entry.sampler = create();
+            }
+            entry.sampler.applyConfig(s._resolveSamplerConfig(options.options!));
+        } else if (entry.options !== options) {
             entry.sampler.applyConfig(s._resolveSamplerConfig(options.options ?? { temperature: 0 }));
-            entry.options = options;
         }
+        entry.options = options;
+        entry.seed = seed;
         return entry.sampler;
     }
 }

@@ -8,6 +8,7 @@ import { describeWithStories } from "../testing/stories.ts";
 import { PresageEngine } from "./presage-engine.ts";
 import { deriveEarlyExitDraft } from "../gguf/derive-draft.ts";
 import type { StrategyName } from "./strategy.ts";
+import { storyOpenings } from "../../bench/workloads/story.ts";
 
 const work = mkdtempSync(join(tmpdir(), "presage-engine-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -71,6 +72,19 @@ describeWithStories("engine on stories260K", (modelPath) => {
             }
             const noReduction = await engine.generate({ prompt, maxTokens: 160, strategies: ["draft", "ngram"], reduction: false, maxDraft: 6 });
             expect(noReduction.tokens).toEqual(plain.tokens);
+        }
+    });
+
+    it("keeps seeded sampled output identical to plain sampling, also when rejected positions are drawn again", async () => {
+        // Story openings × seeds where a position is first drawn in a rejected tail, then drawn again
+        // from the same sampler slot with the same seed (the native sampler must restart its stream).
+        for (let p = 0; p < storyOpenings.length; p++) {
+            const sampling = { temperature: 0.8, seed: 1000 + p };
+            const plain = await engine.generate({ prompt: storyOpenings[p]!, maxTokens: 256, sampling });
+            for (const strategies of [["ngram"], ["auto"]] as StrategyName[][]) {
+                const spec = await engine.generate({ prompt: storyOpenings[p]!, maxTokens: 256, sampling, strategies });
+                expect(spec.tokens, `${strategies} on opening ${p}`).toEqual(plain.tokens);
+            }
         }
     });
 

@@ -112,7 +112,9 @@ export class HypothesisReducer {
         const u = this.usage.get(source);
         if (u == null || u.calls < 2) return true;
         const saved = (u.gained / u.calls) * this.cost.cost(0);
-        if (saved >= u.ms / u.calls) {
+        // A source whose drafting is nearly free (table lookups) is always worth asking.
+        const drafting = u.ms / u.calls;
+        if (saved >= drafting || drafting < 0.02 * this.cost.cost(0)) {
             u.backoff = 32;
             return true;
         }
