@@ -114,7 +114,7 @@ export class HypothesisReducer {
         const saved = (u.gained / u.calls) * this.cost.cost(0);
         // A source whose drafting is nearly free (table lookups) is always worth asking.
         const drafting = u.ms / u.calls;
-        if (saved >= drafting || drafting < 0.02 * this.cost.cost(0)) {
+        if (saved >= drafting || drafting < Math.max(0.05, 0.02 * this.cost.cost(0))) {
             u.backoff = 32;
             return true;
         }
