@@ -34,9 +34,15 @@ function newest(dir) {
     return t;
 }
 
-const binary = electronBinary();
+let binary = electronBinary();
 if (binary == null) {
-    console.error("presage: the Electron binary is not installed here; run the same app in a browser with `npx presage serve`.");
+    // The electron package downloads its binary on first use; do that once, in a child process so a
+    // failed download ends with our hint rather than a stack trace.
+    const fetch = spawnSync(process.execPath, ["-e", "require('electron')"], { stdio: "inherit", cwd: root });
+    binary = fetch.status === 0 ? electronBinary() : null;
+}
+if (binary == null) {
+    console.error("presage: the Electron binary could not be installed here; run the same app in a browser with `npx presage serve`.");
     process.exit(1);
 }
 
