@@ -53,7 +53,11 @@ export interface EngineInfo {
     threads: number;
     contextSize: number;
     vocabulary: string;
-    calibration: { stepMs: number[]; plainTokenMs: number } | null;
+    /**
+     * Measured at load. `baselineTokensPerSecond` is Presage's plain decoding (the baseline of every
+     * speedup estimate and of the race); `plainTokenMs` is llama.cpp's one-token decode.
+     */
+    calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number } | null;
     /** Strategies usable with what is loaded. */
     available: DraftSource[];
 }

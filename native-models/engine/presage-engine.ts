@@ -83,7 +83,8 @@ export interface EngineInfo {
     threads: number;
     contextSize: number;
     vocabulary: string;
-    calibration: { stepMs: number[]; plainTokenMs: number } | null;
+    /** Measured at load; `baselineTokensPerSecond` is the baseline of the speedup estimate. */
+    calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number } | null;
 }
 
 /**
@@ -158,7 +159,7 @@ export class PresageEngine {
             threads: this.threads,
             contextSize: this.context.contextSize,
             vocabulary: vocabularyFingerprint(this.model),
-            calibration: this.calibrated ? { stepMs: [...this.costModel.stepMs], plainTokenMs: this.costModel.plainTokenMs } : null
+            calibration: this.calibrated ? { stepMs: [...this.costModel.stepMs], plainTokenMs: this.costModel.plainTokenMs, baselineTokensPerSecond: this.costModel.baselineTokensPerSecond } : null
         };
     }
 

@@ -75,7 +75,7 @@ await page.addInitScript(({ seconds, rate }) => {
     const engine = {
         modelPath: "/models/bench.gguf", draftModelPath: null,
         backend: { backend: "cpu", devices: [], cpuMathCores: 2, buildType: "prebuilt" },
-        threads: 2, contextSize: 32768, vocabulary: "bench", calibration: { stepMs: [2, 2, 2], plainTokenMs: 2 }, available: ["ngram", "draft", "retrieval", "history"]
+        threads: 2, contextSize: 32768, vocabulary: "bench", calibration: { stepMs: [2, 2, 2], plainTokenMs: 2, baselineTokensPerSecond: 500 }, available: ["ngram", "draft", "retrieval", "history"]
     };
     const settings = {
         strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true }, maxDraft: "auto",

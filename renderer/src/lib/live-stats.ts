@@ -47,10 +47,13 @@ export class LiveStats {
     }
 }
 
-/** Plain decoding speed from the engine's calibration, if it has one. */
-export function baselineFromCalibration(calibration: { plainTokenMs: number } | null | undefined): number | null {
-    if (calibration == null || !(calibration.plainTokenMs > 0)) return null;
-    return 1000 / calibration.plainTokenMs;
+/**
+ * The speedup baseline the engine reports (Presage's plain decoding, measured at load), so the live
+ * estimate while streaming matches the one stored with the answer.
+ */
+export function baselineFromCalibration(calibration: { baselineTokensPerSecond: number } | null | undefined): number | null {
+    if (calibration == null || !(calibration.baselineTokensPerSecond > 0)) return null;
+    return calibration.baselineTokensPerSecond;
 }
 
 /** Per-step chart data: at most `bars` buckets of consecutive steps, each the mean tokens per step. */

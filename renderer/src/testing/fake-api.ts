@@ -209,7 +209,7 @@ export function testEngine(): EngineInfo {
         threads: 2,
         contextSize: 4096,
         vocabulary: "abc",
-        calibration: { stepMs: [2, 2.2, 2.5], plainTokenMs: 10 },
+        calibration: { stepMs: [2, 2.2, 2.5], plainTokenMs: 10, baselineTokensPerSecond: 500 },
         available: ["ngram", "history", "early-exit"]
     };
 }
