@@ -13,9 +13,15 @@ export class TextStream {
 
     constructor(private readonly model: LlamaModel, private readonly stopStrings: readonly string[] = []) {}
 
-    /** The full text of `output`, cached for the last call. */
+    /** Length of the output the text was last made from: the stop check and the stream share it. */
+    private length = -1;
+
+    /** The full text of `output` (the decoder's growing list), detokenized once per step. */
     update(output: readonly Token[]): string {
-        if (!this.stopped) this.text = this.model.detokenize(output as Token[]);
+        if (!this.stopped && output.length !== this.length) {
+            this.text = this.model.detokenize(output as Token[]);
+            this.length = output.length;
+        }
         return this.text;
     }
 
