@@ -13,7 +13,8 @@ import { OracleDrafter } from "../drafters/oracle-drafter.ts";
 import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
 import { defaultThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
-import { readVocabulary, vocabularyFingerprint, vocabularyMismatch } from "../runtime/vocabulary.ts";
+import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
+import { tokenizerIdentity } from "../../datastore/tokenizer-identity.ts";
 import { ensureEarlyExitDraft } from "./early-exit.ts";
 import type { StrategyName } from "./strategy.ts";
 import { TextStream } from "./text-stream.ts";
@@ -113,9 +114,12 @@ export class PresageEngine {
     ) {
         this.costModel = costModel ?? VerificationCostModel.flat();
         this.calibrated = costModel != null;
+        this.vocabulary = tokenizerIdentity(model).id;
     }
 
     private calibrated: boolean;
+    /** The tokenizer's name (the datastore's id for it), hashed once: vocabularies run to 150k tokens. */
+    private readonly vocabulary: string;
 
     static async load(options: EngineOptions): Promise<PresageEngine> {
         const llama = await getRuntime({ backend: options.backend });
@@ -158,7 +162,7 @@ export class PresageEngine {
             backend: this.backend,
             threads: this.threads,
             contextSize: this.context.contextSize,
-            vocabulary: vocabularyFingerprint(this.model),
+            vocabulary: this.vocabulary,
             calibration: this.calibrated ? { stepMs: [...this.costModel.stepMs], plainTokenMs: this.costModel.plainTokenMs, baselineTokensPerSecond: this.costModel.baselineTokensPerSecond } : null
         };
     }

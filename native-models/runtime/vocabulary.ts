@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { LlamaModel } from "node-llama-cpp";
 
 /** The vocabulary of a model as its GGUF file declares it. */
@@ -19,19 +18,6 @@ export function readVocabulary(model: LlamaModel): Vocabulary {
         bos: model.tokens.bos,
         eos: model.tokens.eos
     };
-}
-
-/**
- * A short hash naming a tokenizer: its kind, every token's text and type, and its BOS/EOS ids. Two
- * models with the same fingerprint turn text into the same ids, so one can draft for the other and
- * token streams stored for one serve the other.
- */
-export function vocabularyFingerprint(model: LlamaModel): string {
-    const v = readVocabulary(model);
-    const hash = createHash("sha256");
-    hash.update(`${v.model}\0${v.bos}\0${v.eos}\0${v.tokens.length}\0`);
-    for (let i = 0; i < v.tokens.length; i++) hash.update(`${v.tokens[i]}\x01${v.tokenTypes[i] ?? ""}\x02`);
-    return hash.digest("hex").slice(0, 32);
 }
 
 /** Why `draft` cannot draft for `target`, or null when their vocabularies are the same. */
