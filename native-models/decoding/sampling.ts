@@ -38,9 +38,9 @@ export class PositionSampler {
         this.penaltyWindow = active ? Math.max(1, penalty.lastTokens ?? 64) : 0;
     }
 
-    /** Whether the options at a position depend on the tokens before it. */
-    get needsHistory(): boolean {
-        return this.penaltyWindow > 0;
+    /** How many tokens before a position its options depend on (the repeat-penalty window; 0 = none). */
+    get historyWindow(): number {
+        return this.penaltyWindow;
     }
 
     /**

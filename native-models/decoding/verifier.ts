@@ -68,8 +68,12 @@ export class Verifier {
      */
     async verify(pending: Token, guesses: readonly Token[], sampler: PositionSampler, position: number): Promise<Verdict> {
         const k = guesses.length;
-        const context = sampler.needsHistory ? [...this.evaluated, pending, ...guesses] : undefined;
-        const base = this.evaluated.length + 1;
+        // With a repeat penalty each position needs the tokens before it: only the penalty window of the
+        // context, not a copy of the whole history every step.
+        const window = sampler.historyWindow;
+        const recent = window > 0 ? this.evaluated.slice(-window) : [];
+        const context = window > 0 ? [...recent, pending, ...guesses] : undefined;
+        const base = recent.length + 1;
         const input: Token[] = k === 0 ? [pending, pending] : [pending, ...guesses];
         const options: (GenerateNextOptions | null)[] = new Array(input.length).fill(null);
         options[0] = sampler.at(position, context, base);

@@ -51,6 +51,25 @@ describe("engine on a synthesized model (runs on any machine)", () => {
     });
 });
 
+describeWithStories("engine on stories260K with a repeat penalty", (modelPath) => {
+    it("keeps greedy and seeded output identical to plain when the penalty window spans guesses", async () => {
+        const engine = await PresageEngine.load({ modelPath, threads: 1, cacheDir: work });
+        try {
+            for (const sampling of [{ temperature: 0, repeatPenalty: { penalty: 1.3, lastTokens: 16 } }, { temperature: 0.8, seed: 3, repeatPenalty: { penalty: 1.3, lastTokens: 16 } }]) {
+                const plain = await engine.generate({ prompt: "Once upon a time", maxTokens: 160, sampling });
+                const unpenalized = await engine.generate({ prompt: "Once upon a time", maxTokens: 160, sampling: { ...sampling, repeatPenalty: undefined } });
+                expect(plain.tokens).not.toEqual(unpenalized.tokens);
+                for (const strategies of [["ngram"], ["auto"]] as StrategyName[][]) {
+                    const spec = await engine.generate({ prompt: "Once upon a time", maxTokens: 160, sampling, strategies });
+                    expect(spec.tokens, `${strategies} t=${sampling.temperature}`).toEqual(plain.tokens);
+                }
+            }
+        } finally {
+            await engine.dispose();
+        }
+    });
+});
+
 describeWithStories("engine on stories260K", (modelPath) => {
     let engine: PresageEngine;
     let draftPath: string;
