@@ -18,8 +18,12 @@ export function modelsDir(): string {
     return resolve(process.env.PRESAGE_MODELS_DIR ?? join(packageRoot, "..", "shared", "models"));
 }
 
-/** The path of stories260K.gguf if it is in the models folder. */
+/** The built-in demo model shipped inside the package (`models/stories260K.gguf`). */
+export const builtinModelPath = join(packageRoot, "models", storiesModel.fileName);
+
+/** The path of stories260K.gguf: the models folder's copy if there is one, else the built-in one. */
 export function findStoriesModel(): string | undefined {
     const path = join(modelsDir(), storiesModel.fileName);
-    return existsSync(path) ? path : undefined;
+    if (existsSync(path)) return path;
+    return existsSync(builtinModelPath) ? builtinModelPath : undefined;
 }

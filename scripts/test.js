@@ -11,7 +11,8 @@ const report = join(dir, "vitest.json");
 const result = spawnSync(
     process.execPath,
     ["node_modules/vitest/vitest.mjs", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
-    { stdio: "inherit" }
+    // One libuv pool thread in every test process (and the CLIs they spawn): see bin/presage.js.
+    { stdio: "inherit", env: { ...process.env, UV_THREADPOOL_SIZE: "1" } }
 );
 let passed = 0, failed = 0, skipped = 0;
 try {
