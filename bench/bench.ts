@@ -133,9 +133,7 @@ async function runWorkload(
                     prompt, maxTokens, sampling,
                     strategies: row.strategies,
                     oracle: row.oracle ? expected.tokens : undefined,
-                    maxDraft: row.maxDraft,
-                    // The oracle row shows the loop's ceiling at a fixed guess length, not the reducer's choice.
-                    reduction: row.oracle ? false : undefined
+                    maxDraft: row.maxDraft
                 });
                 times.set(row.name, { ms: performance.now() - t, result, tokens: result.tokens.length });
             }

@@ -1,96 +1,170 @@
 import type { Token } from "node-llama-cpp";
-import { BatchEvaluator } from "./batch-evaluator.ts";
 import { PositionSampler } from "./sampling.ts";
+import type { SequenceEvaluator } from "./sequence-evaluator.ts";
 import type { Verifier } from "./verifier.ts";
 
-/** Guess counts at which the verification cost is measured; others are interpolated. */
-const measuredSizes = [0, 1, 2, 3, 4, 6, 8, 12, 16] as const;
+/** Batch sizes (rows) at which the cost is measured; others are interpolated. */
+const measuredRows = [1, 2, 3, 4, 5, 7, 9, 13, 17] as const;
+
+export interface CostMeasureOptions {
+    vocabularySize: number;
+    /** Thread counts to try; the fastest is kept for each batch size. */
+    threadCandidates: readonly number[];
+    maxGuesses?: number;
+}
 
 /**
- * What a verification step costs on the loaded model and backend, measured rather than assumed:
- * on a tiny CPU model the cost grows almost linearly with the guesses, on a memory-bound 7B model or a
+ * What one decode of n rows costs on the loaded model and backend, measured rather than assumed: on a
+ * cache-resident CPU model the cost grows almost linearly with the rows, on a memory-bound model or a
  * GPU it barely grows, and hypothesis reduction must know which world it is in.
+ *
+ * Row 1 is plain one-token decoding at its fastest thread count: the baseline of every speedup
+ * Presage reports, the speed a user gets from llama.cpp or LM Studio on the same model.
  */
 export class VerificationCostModel {
-    /** `stepMs[k]`: median ms of a step verifying k guesses (k = 0 is a padded plain step). */
-    readonly stepMs: Float64Array;
-    /** Median ms of one unpadded single-token decode: llama.cpp's own plain decoding speed. */
-    readonly plainTokenMs: number;
+    /** `rowsMs[n]`: median ms of a decode of n rows with its drawn token (index 0 unused). */
+    readonly rowsMs: Float64Array;
+    /** The fastest thread count measured for each batch size (index 0 unused). */
+    readonly threadsForRows: Int32Array;
+    /** Whether row 0 of a batch was bit-identical to a one-row decode at every position checked. */
+    readonly batchInvariant: boolean | null;
+    private readonly minRows: number;
 
-    constructor(stepMs: ArrayLike<number>, plainTokenMs: number) {
-        this.stepMs = Float64Array.from(stepMs);
-        this.plainTokenMs = plainTokenMs;
+    constructor(rowsMs: ArrayLike<number>, threadsForRows: ArrayLike<number>, batchInvariant: boolean | null, minRows = 1) {
+        this.rowsMs = Float64Array.from(rowsMs);
+        this.threadsForRows = Int32Array.from(threadsForRows);
+        this.batchInvariant = batchInvariant;
+        this.minRows = minRows;
     }
 
     get maxGuesses(): number {
-        return this.stepMs.length - 1;
+        return this.rowsMs.length - 2;
     }
 
-    /** ms to verify k guesses. */
+    /** ms to verify k guesses (a batch of k + 1 rows; at least two in exact mode). */
     cost(k: number): number {
-        return this.stepMs[Math.min(k, this.stepMs.length - 1)]!;
+        return this.rowsMs[Math.min(Math.max(k + 1, this.minRows), this.rowsMs.length - 1)]!;
     }
 
-    /**
-     * Presage's plain decoding speed on this model (a step with no guesses), the baseline of the
-     * speedup estimate: the same baseline a race measures, and the one whose output every strategy
-     * reproduces exactly.
-     */
+    /** ms of one plain one-token decode at its fastest thread count. */
+    get plainTokenMs(): number {
+        return this.rowsMs[1]!;
+    }
+
+    /** The fastest plain decoding of this model on this machine: the baseline of every speedup. */
     get baselineTokensPerSecond(): number {
-        return 1000 / this.cost(0);
-    }
-
-    /** llama.cpp's own one-token decoding speed (faster on a CPU, but rounds differently; see Verifier). */
-    get oneTokenDecodeTokensPerSecond(): number {
         return 1000 / this.plainTokenMs;
     }
 
+    /** Costs as exact mode pays them: every plain step is padded to two rows. */
+    forExact(): VerificationCostModel {
+        return new VerificationCostModel(this.rowsMs, this.threadsForRows, this.batchInvariant, 2);
+    }
+
+    /** Threads for a batch of `rows` rows. */
+    threadsFor(rows: number): number {
+        return this.threadsForRows[Math.min(Math.max(rows, 1), this.threadsForRows.length - 1)]!;
+    }
+
+    /** The cost curve as multiples of one plain token, for reports. */
+    curve(rows: readonly number[] = [1, 2, 3, 4, 6, 8, 12, 16]): { rows: number; multiple: number }[] {
+        return rows.filter((n) => n < this.rowsMs.length).map((n) => ({ rows: n, multiple: this.rowsMs[n]! / this.plainTokenMs }));
+    }
+
     /** A model that assumes verification costs the same for any k (used before calibration). */
-    static flat(maxGuesses = 16): VerificationCostModel {
-        return new VerificationCostModel(new Array(maxGuesses + 1).fill(1), 1);
+    static flat(maxGuesses = 16, threads = 1): VerificationCostModel {
+        return new VerificationCostModel(new Array(maxGuesses + 2).fill(1), new Array(maxGuesses + 2).fill(threads), null);
     }
 
     /**
-     * Measures the model on `verifier`'s sequence with a short neutral context, then leaves the sequence
-     * empty. Takes a few hundred steps; on a 7B CPU model that is seconds, so callers run it once per load.
+     * Measures the model on `verifier`'s sequence with a short neutral context at every candidate
+     * thread count, then leaves the sequence empty. A few hundred decodes: under a second on small
+     * models, some seconds on a 1.5 GB CPU model; callers run it once per load.
      */
-    static async measure(verifier: Verifier, { repetitions = 5, maxGuesses = 16, vocabularySize }: { repetitions?: number; maxGuesses?: number; vocabularySize: number }): Promise<VerificationCostModel> {
+    static async measure(verifier: Verifier, { vocabularySize, threadCandidates, maxGuesses = 16 }: CostMeasureOptions): Promise<VerificationCostModel> {
+        const evaluator = verifier.evaluator;
         const sampler = new PositionSampler({ temperature: 0 });
         // Guesses that are almost surely wrong, so every step pays for the erase as real rejected steps do.
         const guess = (i: number): Token => ((((i * 7919 + 13) % vocabularySize) + vocabularySize) % vocabularySize) as Token;
         const context: Token[] = Array.from({ length: 32 }, (_, i) => guess(i + 1000));
-        await verifier.clear();
-        let pending = await verifier.prefill(context, sampler, 0);
-        const sizes = measuredSizes.filter((k) => k <= maxGuesses);
-        const samples = new Map<number, number[]>(sizes.map((k) => [k, []]));
-        const plain: number[] = [];
-        const sequence = verifier.sequence;
-        const evaluator = new BatchEvaluator(sequence);
-        for (let rep = -1; rep < repetitions; rep++) {
-            for (const k of sizes) {
-                const guesses = Array.from({ length: k }, (_, i) => guess(rep * 31 + i));
+        const exact = verifier.exact;
+        verifier.exact = false;
+        try {
+            await verifier.clear();
+            const batchInvariant = await checkBatchInvariance(evaluator, context, vocabularySize);
+            await verifier.clear();
+            let pending = await verifier.prefill(context, sampler, 0);
+            const step = async (n: number, salt: number): Promise<number> => {
+                const guesses = Array.from({ length: n - 1 }, (_, i) => guess(salt * 31 + i));
                 const t = performance.now();
                 const verdict = await verifier.verify(pending, guesses, sampler, 1);
-                if (rep >= 0) samples.get(k)!.push(performance.now() - t);
+                const ms = performance.now() - t;
                 pending = verdict.tokens.at(-1)!;
                 // Keep the context short and constant so every size is measured at the same depth.
                 await verifier.truncate(context.length);
-            }
-            // llama.cpp's own one-token decode, through the same fast evaluator: the strict baseline.
-            const t = performance.now();
-            await evaluator.evaluate([pending], [sampler.at(1)]);
-            if (rep >= 0) plain.push(performance.now() - t);
-            await sequence.eraseContextTokenRanges([{ start: sequence.nextTokenIndex - 1, end: sequence.nextTokenIndex }]);
+                return ms;
+            };
+            const timeAt = async (threads: number, n: number, repetitions: number): Promise<number> => {
+                evaluator.setThreadsFor?.(() => threads);
+                await step(n, -1);
+                const times: number[] = [];
+                for (let rep = 0; rep < repetitions; rep++) times.push(await step(n, rep));
+                return median(times);
+            };
+            // Which thread count is fastest for one row and for a batch; then the curve, each size at
+            // the count that won for its kind. Slow models get fewer repetitions and shorter batches,
+            // so loading stays within seconds.
+            const candidates = [...new Set(threadCandidates)];
+            const probe: { threads: number; one: number; batch: number }[] = [];
+            for (const threads of candidates) probe.push({ threads, one: await timeAt(threads, 1, 3), batch: await timeAt(threads, 5, 2) });
+            const plainThreads = probe.reduce((a, b) => (b.one < a.one ? b : a)).threads;
+            const batchThreads = probe.reduce((a, b) => (b.batch < a.batch ? b : a)).threads;
+            const plainMs = Math.min(...probe.map((p) => p.one));
+            const slow = plainMs > 25;
+            const repetitions = slow ? 3 : 7;
+            const rows = slow ? Math.min(maxGuesses + 1, 9) : maxGuesses + 1;
+            const sizes = measuredRows.filter((n) => n <= rows);
+            const measured: number[] = [];
+            for (const n of sizes) measured.push(await timeAt(n === 1 ? plainThreads : batchThreads, n, repetitions));
+            await verifier.clear();
+            const rowsMs = new Array<number>(maxGuesses + 2).fill(0);
+            const threadsForRows = new Array<number>(maxGuesses + 2).fill(batchThreads);
+            for (let n = 1; n <= maxGuesses + 1; n++) rowsMs[n] = interpolate(sizes, measured, n);
+            threadsForRows[1] = plainThreads;
+            // Costs cannot fall as rows grow; noise sometimes says otherwise.
+            for (let n = 2; n <= maxGuesses + 1; n++) rowsMs[n] = Math.max(rowsMs[n]!, rowsMs[n - 1]!);
+            rowsMs[0] = rowsMs[1]!;
+            threadsForRows[0] = threadsForRows[1]!;
+            const model = new VerificationCostModel(rowsMs, threadsForRows, batchInvariant);
+            evaluator.setThreadsFor?.((rows) => model.threadsFor(rows));
+            return model;
+        } finally {
+            verifier.exact = exact;
         }
-        evaluator.dispose();
-        await verifier.clear();
-        const measured = sizes.map((k) => median(samples.get(k)!));
-        const stepMs = new Array<number>(maxGuesses + 1);
-        for (let k = 0; k <= maxGuesses; k++) stepMs[k] = interpolate(sizes, measured, k);
-        // Costs cannot fall as k grows; noise sometimes says otherwise.
-        for (let k = 1; k <= maxGuesses; k++) stepMs[k] = Math.max(stepMs[k]!, stepMs[k - 1]!);
-        return new VerificationCostModel(stepMs, median(plain));
     }
+}
+
+/**
+ * Whether row 0 of a two-row batch gives exactly what a one-row decode gives, at 6 positions: the
+ * drawn token and its probability (a float computed from the logits, so equal logits give equal
+ * probabilities and different ones almost surely do not). When it holds, plain and speculative greedy
+ * decoding take the same numeric path and agree token for token even outside exact mode.
+ */
+async function checkBatchInvariance(evaluator: SequenceEvaluator, context: readonly Token[], vocabularySize: number): Promise<boolean> {
+    const probe = { token: true, confidence: true } as const;
+    const head = context.slice(0, 8);
+    await evaluator.decode(head, head.map(() => null));
+    for (let j = head.length; j < context.length - 1 && j < head.length + 6; j++) {
+        const token = context[j]!;
+        await evaluator.decode([token], [probe]);
+        const one = await evaluator.draw(0);
+        await evaluator.eraseFrom(j);
+        await evaluator.decode([token, ((token + 1) % vocabularySize) as Token], [probe, probe]);
+        const two = await evaluator.draw(0);
+        await evaluator.eraseFrom(j + 1);
+        if (one?.token !== two?.token || one?.confidence !== two?.confidence) return false;
+    }
+    return true;
 }
 
 function median(values: number[]): number {

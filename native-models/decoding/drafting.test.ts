@@ -29,8 +29,10 @@ describe("NgramDrafter", () => {
 });
 
 describe("HypothesisReducer", () => {
-    const linear = new VerificationCostModel([1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8], 1);
-    const steep = new VerificationCostModel([1, 2, 3, 4, 5, 6, 7, 8, 9], 1);
+    // stepMs[k]: the cost of verifying k guesses (a batch of k + 1 rows).
+    const costs = (stepMs: number[]) => new VerificationCostModel([stepMs[0]!, ...stepMs], [1, ...stepMs.map(() => 1)], null);
+    const linear = costs([1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]);
+    const steep = costs([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
     it("verifies long confident chains when verification is cheap, none when it is dear", () => {
         const h = { source: "ngram" as const, tokens: t(1, 2, 3, 4, 5, 6), confidence: [0.9, 0.9, 0.9, 0.9, 0.9, 0.9] };

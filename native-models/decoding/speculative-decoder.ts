@@ -31,21 +31,20 @@ export interface DecodeResult {
 
 /**
  * Presage's own decoding loop: ask the drafters for guesses, reduce them to one chain, verify it in one
- * batch, keep what the target agrees with. With no drafters it is plain decoding on the same numeric
- * path, which is what the "identical to plain" guarantee compares against.
+ * batch, keep what the target agrees with. A step with no guesses is a plain one-token decode, so with
+ * no drafters (or none that pay) this is llama.cpp's plain decoding.
  */
 export class SpeculativeDecoder {
     constructor(
         private readonly verifier: Verifier,
         private readonly drafters: readonly Drafter[],
         private readonly reducer: HypothesisReducer | null,
-        private readonly baselineTokensPerSecond: number | null = null,
-        private readonly oneTokenDecodeTokensPerSecond: number | null = null
+        private readonly baselineTokensPerSecond: number | null = null
     ) {}
 
     async decode(prompt: readonly Token[], options: DecodeOptions): Promise<DecodeResult> {
         const sampler = new PositionSampler(options.sampling);
-        const stats = new StatsRecorder(this.baselineTokensPerSecond, this.oneTokenDecodeTokensPerSecond);
+        const stats = new StatsRecorder(this.baselineTokensPerSecond);
         const output: Token[] = [];
         const history: Token[] = [...prompt];
         const { signal, isStopToken, stopAt, onStep } = options;
@@ -99,7 +98,7 @@ export class SpeculativeDecoder {
                 stopReason = "max-tokens";
                 break;
             }
-            // Room for the pending token and the padded or guessed ones after it.
+            // Room for the pending token and a padded or guessed one after it.
             const room = this.verifier.contextSize - 1 - history.length;
             if (room < 2) {
                 stopReason = "context-full";
@@ -138,7 +137,7 @@ export class SpeculativeDecoder {
         for (const d of this.drafters) {
             if (reducer != null && !reducer.shouldQuery(d.source)) continue;
             const t = performance.now();
-            hypotheses.push(...(await d.propose(history, limit)));
+            hypotheses.push(...(await d.propose(history, reducer == null ? limit : reducer.draftLimit(d.source, limit))));
             reducer?.recordDrafting(d.source, performance.now() - t);
         }
         if (hypotheses.length === 0) return none;

@@ -35,10 +35,11 @@ export interface AnswerStats {
     /** accepted / drafted. */
     acceptanceRate: number;
     bySource: Partial<Record<DraftSource, SourceStats & { acceptanceRate: number }>>;
-    /** Presage's plain decoding speed on this model, measured at load (calibration); null without it. */
+    /**
+     * The fastest plain decoding of this model on this machine (one token per decode, at its fastest
+     * thread count), measured at load; null without calibration.
+     */
     baselineTokensPerSecond: number | null;
-    /** llama.cpp's one-token decoding speed measured at load: the stricter baseline (see README, Exactness). */
-    oneTokenDecodeTokensPerSecond: number | null;
     /** tokensPerSecond / baselineTokensPerSecond: an estimate, since the baseline was not run on this prompt. */
     speedupEstimate: number | null;
     estimate: true;
@@ -53,7 +54,7 @@ export class StatsRecorder {
     private accepted = 0;
     private readonly bySource = new Map<DraftSource, SourceStats>();
 
-    constructor(private readonly baselineTokensPerSecond: number | null, private readonly oneTokenDecodeTokensPerSecond: number | null = null) {}
+    constructor(private readonly baselineTokensPerSecond: number | null) {}
 
     record(step: StepStats): void {
         this.steps++;
@@ -91,7 +92,6 @@ export class StatsRecorder {
             acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
             bySource,
             baselineTokensPerSecond: this.baselineTokensPerSecond,
-            oneTokenDecodeTokensPerSecond: this.oneTokenDecodeTokensPerSecond,
             speedupEstimate: this.baselineTokensPerSecond ? tokensPerSecond / this.baselineTokensPerSecond : null,
             estimate: true
         };

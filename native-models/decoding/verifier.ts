@@ -1,6 +1,6 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { BatchEvaluator } from "./batch-evaluator.ts";
 import type { GenerateNextOptions, PositionSampler } from "./sampling.ts";
+import { createSequenceEvaluator, type SequenceEvaluator } from "./sequence-evaluator.ts";
 
 /** The outcome of one verification step. */
 export interface Verdict {
@@ -10,33 +10,37 @@ export interface Verdict {
     tokens: Token[];
 }
 
+export interface VerifierOptions {
+    /**
+     * Exact mode: every evaluation is a batch of at least two rows, so plain decoding and every
+     * strategy run on one numeric path and agree token for token. llama.cpp's CPU kernels may round a
+     * one-row batch differently from the rows of a larger one (stories260K: probabilities off by up to
+     * 8e-4, enough to flip a near-tie); the padding costs most of a token per plain step on a small model.
+     */
+    exact?: boolean;
+}
+
 /**
  * Checks guesses against the target model on one context sequence: `[last, ...guesses]` in one batch,
- * the target's token drawn at every position, the longest agreeing prefix kept, the rest erased.
- *
- * Every evaluation is a batch of at least two tokens. llama.cpp's CPU kernels give bit-identical rows
- * for any batch of 2..n tokens but a different rounding for a batch of one (measured on stories260K:
- * probabilities off by up to 8e-4, enough to flip near-ties). Padding single-token steps keeps every
- * strategy, and plain decoding, on one numeric path, so "identical to plain" is a guarantee rather than
- * a likelihood.
+ * the target's token drawn at each position until it disagrees with a guess, the rest erased.
+ * A step with no guesses is a plain one-token decode, as in llama.cpp's own loop.
  */
 export class Verifier {
-    /** Tokens in the sequence's KV cache, mirrored here to avoid copying `contextTokens` every step. */
-    private readonly evaluated: Token[] = [];
+    readonly evaluator: SequenceEvaluator;
+    exact: boolean;
 
-    private readonly evaluator: BatchEvaluator;
-
-    constructor(readonly sequence: LlamaContextSequence) {
-        this.evaluator = new BatchEvaluator(sequence);
+    constructor(readonly sequence: LlamaContextSequence, options: VerifierOptions = {}) {
+        this.evaluator = createSequenceEvaluator(sequence);
+        this.exact = options.exact ?? false;
     }
 
     /** Tokens currently in the KV cache. */
     get tokens(): readonly Token[] {
-        return this.evaluated;
+        return this.evaluator.tokens;
     }
 
     get contextSize(): number {
-        return this.sequence.contextSize;
+        return this.evaluator.contextSize;
     }
 
     /**
@@ -45,20 +49,19 @@ export class Verifier {
      */
     async prefill(tokens: readonly Token[], sampler: PositionSampler, position: number): Promise<Token> {
         if (tokens.length === 0) throw new Error("The prompt is empty: it needs at least one token.");
-        const keep = commonPrefixLength(this.evaluated, tokens, tokens.length - 1);
-        await this.truncate(keep);
-        const rest = tokens.slice(keep);
-        const last = rest.length - 1;
-        const pad = rest.length === 1;
+        const keep = commonPrefixLength(this.evaluator.tokens, tokens, tokens.length - 1);
+        await this.evaluator.eraseFrom(keep);
+        // A cache that could not keep its prefix started over.
+        const rest = tokens.slice(this.evaluator.tokens.length);
+        const pad = this.exact && rest.length === 1;
         const input = pad ? [rest[0]!, rest[0]!] : rest;
         const options: (GenerateNextOptions | null)[] = input.map(() => null);
-        options[last] = sampler.at(position, tokens, tokens.length);
-        const out = await this.evaluator.evaluate(input, options);
-        this.evaluated.push(...input);
-        if (pad) await this.eraseLast(1, false);
-        const next = out[last];
+        options[rest.length - 1] = sampler.at(position, tokens, tokens.length);
+        await this.evaluator.decode(input, options);
+        const next = await this.evaluator.draw(rest.length - 1);
+        if (pad) await this.evaluator.eraseFrom(tokens.length);
         if (next == null) throw new Error("llama.cpp returned no token for the prompt.");
-        return next;
+        return next.token;
     }
 
     /**
@@ -68,54 +71,57 @@ export class Verifier {
      */
     async verify(pending: Token, guesses: readonly Token[], sampler: PositionSampler, position: number): Promise<Verdict> {
         const k = guesses.length;
+        const start = this.evaluator.tokens.length;
         // With a repeat penalty each position needs the tokens before it: only the penalty window of the
         // context, not a copy of the whole history every step.
         const window = sampler.historyWindow;
-        const recent = window > 0 ? this.evaluated.slice(-window) : [];
+        const recent = window > 0 ? this.evaluator.tokens.slice(-window) : [];
         const context = window > 0 ? [...recent, pending, ...guesses] : undefined;
         const base = recent.length + 1;
-        const input: Token[] = k === 0 ? [pending, pending] : [pending, ...guesses];
+        const pad = this.exact && k === 0;
+        const input: Token[] = pad ? [pending, pending] : [pending, ...guesses];
         const options: (GenerateNextOptions | null)[] = new Array(input.length).fill(null);
-        options[0] = sampler.at(position, context, base);
-        for (let i = 0; i < k; i++) options[i + 1] = sampler.at(position + i + 1, context, base + i + 1);
+        for (let i = 0; i <= k; i++) options[i] = sampler.at(position + i, context, base + i);
+        await this.evaluator.decode(input, options);
 
-        const out = await this.evaluator.evaluate(input, options, guesses);
-        this.evaluated.push(...input);
-
+        // Draw rows in growing chunks, stopping at the first disagreement: one native round trip per
+        // drawn row, and rows after a rejection are never drawn (each costs a pass over the vocabulary).
         const tokens: Token[] = [];
         let accepted = 0;
-        for (; accepted < k; accepted++) {
-            const drawn = out[accepted];
-            if (drawn !== guesses[accepted]) break;
-            tokens.push(drawn);
+        let own: Token | null = null;
+        for (let from = 0, chunk = 2; own == null; from += chunk, chunk *= 2) {
+            const rows: Promise<Token | null>[] = [];
+            for (let row = from; row < Math.min(from + chunk, k + 1); row++)
+                rows.push(this.evaluator.draw(row).then((d) => d?.token ?? null));
+            const drawn = await Promise.all(rows);
+            for (const token of drawn) {
+                if (token == null) throw new Error("llama.cpp returned no token for a verified position.");
+                if (accepted < k && token === guesses[accepted]) {
+                    tokens.push(token);
+                    accepted++;
+                    continue;
+                }
+                own = token;
+                break;
+            }
         }
-        const own = out[accepted];
-        if (own == null) throw new Error("llama.cpp returned no token for a verified position.");
         tokens.push(own);
-        const rejected = k === 0 ? 1 : k - accepted;
-        if (rejected > 0) await this.eraseLast(rejected, false);
+        await this.evaluator.eraseFrom(start + 1 + accepted);
         return { accepted, tokens };
     }
 
     /** Drops everything after the first `length` tokens from the KV cache. */
-    async truncate(length: number): Promise<void> {
-        if (length < this.evaluated.length) await this.eraseLast(this.evaluated.length - length, true);
+    truncate(length: number): Promise<void> {
+        return this.evaluator.eraseFrom(length);
     }
 
     /** Starts over with an empty KV cache. */
-    async clear(): Promise<void> {
-        await this.sequence.clearHistory();
-        this.evaluated.length = 0;
+    clear(): Promise<void> {
+        return this.evaluator.eraseFrom(0);
     }
 
-    private async eraseLast(count: number, resync: boolean): Promise<void> {
-        const end = this.sequence.nextTokenIndex;
-        await this.sequence.eraseContextTokenRanges([{ start: end - count, end }]);
-        this.evaluated.length -= count;
-        if (resync && this.sequence.nextTokenIndex !== this.evaluated.length) {
-            this.evaluated.length = 0;
-            this.evaluated.push(...this.sequence.contextTokens);
-        }
+    dispose(): void {
+        this.evaluator.dispose();
     }
 }
 

@@ -1,4 +1,5 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import { createSequenceEvaluator, type SequenceEvaluator } from "../decoding/sequence-evaluator.ts";
 import { commonPrefixLength } from "../decoding/verifier.ts";
 import type { Drafter, Hypothesis } from "./drafter.ts";
 
@@ -15,15 +16,17 @@ export interface DraftModelDrafterOptions {
  * Guesses with a small model of the same vocabulary in its own context. Its KV cache follows the
  * target's accepted tokens lazily: at each proposal it keeps the common prefix with the history, erases
  * its own rejected guesses and evaluates only what it has not seen. It drafts greedily and stops when
- * unsure, as llama.cpp's `--draft-p-min` does.
+ * unsure, as llama.cpp's `--draft-p-min` does. Each drafted token is one decode and one draw on the
+ * draft's own context, straight to llama.cpp (see `NativeSequenceEvaluator`).
  */
 export class DraftModelDrafter implements Drafter {
     readonly source: "draft" | "early-exit";
     private readonly minConfidence: number;
     private readonly maxTokens: number;
-    private evaluated: Token[] = [];
+    private readonly evaluator: SequenceEvaluator;
 
     constructor(private readonly sequence: LlamaContextSequence, options: DraftModelDrafterOptions = {}) {
+        this.evaluator = createSequenceEvaluator(sequence);
         this.source = options.source ?? "draft";
         this.minConfidence = options.minConfidence ?? 0.3;
         this.maxTokens = options.maxTokens ?? 16;
@@ -36,23 +39,18 @@ export class DraftModelDrafter implements Drafter {
     observe(): void {}
 
     async propose(history: readonly Token[], maxTokens: number): Promise<Hypothesis[]> {
-        const limit = Math.min(maxTokens, this.maxTokens, this.sequence.contextSize - history.length - 2);
+        const limit = Math.min(maxTokens, this.maxTokens, this.evaluator.contextSize - history.length - 2);
         if (limit <= 0 || history.length === 0) return [];
-        const keep = commonPrefixLength(this.evaluated, history, history.length - 1);
-        if (keep < this.evaluated.length) {
-            await this.sequence.eraseContextTokenRanges([{ start: keep, end: this.sequence.nextTokenIndex }]);
-            this.evaluated.length = keep;
-        }
+        await this.evaluator.eraseFrom(commonPrefixLength(this.evaluator.tokens, history, history.length - 1));
         const tokens: Token[] = [];
         const confidence: number[] = [];
-        let input = history.slice(keep);
+        let input = history.slice(this.evaluator.tokens.length);
         while (tokens.length < limit) {
-            const last = input.length - 1;
-            const out = await this.sequence.controlledEvaluate(input.map((t, i) =>
-                i === last ? [t, { generateNext: { token: true, confidence: true } }] : t));
-            this.evaluated.push(...input);
-            const next = out[last]?.next;
-            if (next?.token == null || (next.confidence ?? 0) < this.minConfidence) break;
+            const options = input.map(() => null as typeof drawNext | null);
+            options[input.length - 1] = drawNext;
+            await this.evaluator.decode(input, options);
+            const next = await this.evaluator.draw(input.length - 1);
+            if (next == null || (next.confidence ?? 0) < this.minConfidence) break;
             tokens.push(next.token);
             confidence.push(next.confidence!);
             input = [next.token];
@@ -61,6 +59,10 @@ export class DraftModelDrafter implements Drafter {
     }
 
     async dispose(): Promise<void> {
+        this.evaluator.dispose();
         this.sequence.dispose();
     }
 }
+
+/** The draft's greedy token and its probability, to stop drafting when it is unsure. */
+const drawNext = { token: true, confidence: true } as const;

@@ -12,7 +12,7 @@ import { NgramDrafter } from "../drafters/ngram-drafter.ts";
 import { OracleDrafter } from "../drafters/oracle-drafter.ts";
 import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
-import { defaultThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
+import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
 import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
 import { tokenizerIdentity } from "../../datastore/tokenizer-identity.ts";
 import { ensureEarlyExitDraft } from "./early-exit.ts";
@@ -24,7 +24,10 @@ export interface EngineOptions {
     /** A smaller model with the same vocabulary, for the `draft` strategy. */
     draftModelPath?: string;
     backend?: BackendChoice;
-    /** llama.cpp threads; default: 1 for tiny models, else the cores good at math. */
+    /**
+     * llama.cpp threads for every decode. Default: measured at load, for each batch size, among 1 and
+     * the cores good at math (plain one-token decoding and verification batches differ).
+     */
     threads?: number;
     /** Tokens of context; default: the model's training context, at most 4096. */
     contextSize?: number;
@@ -48,8 +51,14 @@ export interface GenerateRequest {
     /** Default ["none"]. */
     strategies?: readonly StrategyName[];
     maxDraft?: number | "auto";
-    /** Hypothesis reduction (SLiM); default true. Off: the longest proposed chain is verified. */
-    reduction?: boolean;
+    /**
+     * Exact mode: plain and speculative decoding share one numeric path (every batch has at least two
+     * rows), so greedy output is bit-identical to Presage's plain decoding on any backend. Off (the
+     * default), plain steps are one-token decodes, as fast as llama.cpp's own, and where the model's
+     * batch rows round differently from one-token rows (`calibration.batchInvariant` false) greedy
+     * output may differ from plain decoding at near-ties.
+     */
+    exact?: boolean;
     stopStrings?: readonly string[];
     /** Tokens that end the answer besides the model's end-of-generation tokens. */
     stopTokens?: readonly Token[];
@@ -84,8 +93,22 @@ export interface EngineInfo {
     threads: number;
     contextSize: number;
     vocabulary: string;
-    /** Measured at load; `baselineTokensPerSecond` is the baseline of the speedup estimate. */
-    calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number } | null;
+    /** Measured at load; `baselineTokensPerSecond` is the baseline of every speedup. */
+    calibration: Calibration | null;
+}
+
+/** What was measured at load. */
+export interface Calibration {
+    /** ms of a step verifying k guesses (index k), at its fastest thread count. */
+    stepMs: number[];
+    /** ms of one plain one-token decode at its fastest thread count. */
+    plainTokenMs: number;
+    /** The fastest plain decoding of this model here: the baseline of every speedup. */
+    baselineTokensPerSecond: number;
+    /** Threads used for a step verifying k guesses (index k). */
+    threads: number[];
+    /** Whether batch rows are bit-identical to one-token rows on this model and backend (checked at load). */
+    batchInvariant: boolean | null;
 }
 
 /**
@@ -98,6 +121,8 @@ export class PresageEngine {
     private readonly drafterFactories = new Map<DraftSource, DrafterFactory>();
     /** What hypothesis reduction learned about each source, kept across answers. */
     private readonly reducerMemory = createReducerMemory();
+    /** Exact mode pays more for a plain step, so what pays off there is learned apart. */
+    private readonly exactReducerMemory = createReducerMemory();
     private earlyExit: { model: LlamaModel; context: LlamaContext } | null = null;
     private costModel: VerificationCostModel;
 
@@ -108,7 +133,7 @@ export class PresageEngine {
         readonly verifier: Verifier,
         private readonly draft: { model: LlamaModel; context: LlamaContext } | null,
         private readonly options: EngineOptions,
-        readonly threads: number,
+        private readonly configuredThreads: number,
         readonly backend: BackendInfo,
         costModel: VerificationCostModel | null
     ) {
@@ -126,7 +151,7 @@ export class PresageEngine {
         const model = await loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers });
         let draftModel: LlamaModel | null = null;
         try {
-            const threads = options.threads ?? defaultThreads(model, llama.cpuMathCores);
+            const threads = options.threads ?? Math.max(1, llama.cpuMathCores);
             const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
             if (options.draftModelPath != null) {
                 draftModel = await loadModelFile(llama, options.draftModelPath, { gpuLayers: options.gpuLayers });
@@ -138,9 +163,11 @@ export class PresageEngine {
             const verifier = new Verifier(context.getSequence());
             const draft = draftModel == null ? null : {
                 model: draftModel,
-                context: await draftModel.createContext({ contextSize, threads: defaultThreads(draftModel, llama.cpuMathCores), sequences: 1 })
+                context: await draftModel.createContext({ contextSize, threads: options.threads ?? await fastestThreads(draftModel, llama.cpuMathCores), sequences: 1 })
             };
-            const cost = options.calibrate === false ? null : await VerificationCostModel.measure(verifier, { vocabularySize: vocabularySize(model) });
+            const cost = options.calibrate === false
+                ? null
+                : await VerificationCostModel.measure(verifier, { vocabularySize: vocabularySize(model), threadCandidates: threadCandidates(options.threads, llama.cpuMathCores) });
             return new PresageEngine(llama, model, context, verifier, draft, options, threads, await describeBackend(llama), cost);
         } catch (err) {
             await draftModel?.dispose();
@@ -163,12 +190,29 @@ export class PresageEngine {
             threads: this.threads,
             contextSize: this.context.contextSize,
             vocabulary: this.vocabulary,
-            calibration: this.calibrated ? { stepMs: [...this.costModel.stepMs], plainTokenMs: this.costModel.plainTokenMs, baselineTokensPerSecond: this.costModel.baselineTokensPerSecond } : null
+            calibration: this.calibrated ? this.calibration() : null
         };
+    }
+
+    /** Threads of a plain one-token decode (batches may use others: `calibration.threads`). */
+    get threads(): number {
+        return this.calibrated ? this.costModel.threadsFor(1) : this.configuredThreads;
     }
 
     get cost(): VerificationCostModel {
         return this.costModel;
+    }
+
+    private calibration(): Calibration {
+        const c = this.costModel;
+        const ks = Array.from({ length: c.maxGuesses + 1 }, (_, k) => k);
+        return {
+            stepMs: ks.map((k) => c.cost(k)),
+            plainTokenMs: c.plainTokenMs,
+            baselineTokensPerSecond: c.baselineTokensPerSecond,
+            threads: ks.map((k) => c.threadsFor(k + 1)),
+            batchInvariant: c.batchInvariant
+        };
     }
 
     /** The strategies usable now: `draft` needs a draft model, retrieval/history need the datastore. */
@@ -211,12 +255,14 @@ export class PresageEngine {
         try {
             for (const source of strategies) drafters.push(await this.createDrafter(source));
             if (request.oracle != null) drafters.push(new OracleDrafter(request.oracle, typeof request.maxDraft === "number" ? request.maxDraft : 8));
-            const reducer = request.reduction === false || drafters.length === 0
+            // Every guess goes through hypothesis reduction, bounded by the measured verification cost;
+            // only the oracle (the benchmark's ceiling of the loop) verifies a fixed length.
+            const cost = request.exact ? this.costModel.forExact() : this.costModel;
+            const reducer = drafters.length === 0 || request.oracle != null
                 ? null
-                : new HypothesisReducer(this.costModel, { maxDraft: request.maxDraft }, this.reducerMemory);
-            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer,
-                this.calibrated ? this.costModel.baselineTokensPerSecond : null,
-                this.calibrated ? this.costModel.oneTokenDecodeTokensPerSecond : null);
+                : new HypothesisReducer(cost, { maxDraft: request.maxDraft }, request.exact ? this.exactReducerMemory : this.reducerMemory);
+            this.verifier.exact = request.exact ?? false;
+            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null);
             const text = new TextStream(this.model, request.stopStrings ?? []);
             const onStep = request.onStep;
             const stopTokens = new Set(request.stopTokens ?? []);
@@ -249,7 +295,7 @@ export class PresageEngine {
     /** Measures the verification cost now (if `calibrate: false` was given at load, or to refresh it). */
     calibrate(): Promise<VerificationCostModel> {
         return this.exclusive(async () => {
-            this.costModel = await VerificationCostModel.measure(this.verifier, { vocabularySize: vocabularySize(this.model) });
+            this.costModel = await VerificationCostModel.measure(this.verifier, { vocabularySize: vocabularySize(this.model), threadCandidates: threadCandidates(this.options.threads, this.llama.cpuMathCores) });
             this.calibrated = true;
             return this.costModel;
         });
@@ -263,6 +309,7 @@ export class PresageEngine {
         await this.earlyExit?.model.dispose();
         await this.draft?.context.dispose();
         await this.draft?.model.dispose();
+        this.verifier.dispose();
         await this.context.dispose();
         await this.model.dispose();
     }
@@ -323,11 +370,16 @@ export class PresageEngine {
                 layers: this.options.earlyExitLayers
             });
             const model = await loadModelFile(this.llama, path, { gpuLayers: this.options.gpuLayers });
-            const context = await model.createContext({ contextSize: this.context.contextSize, threads: defaultThreads(model, this.llama.cpuMathCores), sequences: 1 });
+            const context = await model.createContext({ contextSize: this.context.contextSize, threads: this.options.threads ?? await fastestThreads(model, this.llama.cpuMathCores), sequences: 1 });
             this.earlyExit = { model, context };
         }
         return this.earlyExit;
     }
+}
+
+/** Thread counts worth measuring: the user's, else one and every math core. */
+function threadCandidates(threads: number | undefined, cpuMathCores: number): number[] {
+    return threads != null ? [threads] : [...new Set([Math.max(1, cpuMathCores), 1])];
 }
 
 function vocabularySize(model: LlamaModel): number {

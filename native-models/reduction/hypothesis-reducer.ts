@@ -104,6 +104,31 @@ export class HypothesisReducer {
     }
 
     /**
+     * The most tokens worth drafting from `source`: the longest chain that could pay for its
+     * verification if every token were as likely as the source's calibration allows at best. A draft
+     * model drafts token by token, so this keeps it from drafting 16 tokens of which 2 get verified.
+     * At least one, so a source that has fallen behind can still show it has become right.
+     */
+    draftLimit(source: DraftSource, limit: number): number {
+        const survival = Math.min(0.98, this.scale(source));
+        const cap = Math.min(limit, this.maxDraft);
+        let expected = 1;
+        let survive = 1;
+        let bestRate = 1 / this.cost.cost(0);
+        let best = 1;
+        for (let k = 1; k <= cap; k++) {
+            survive *= survival;
+            expected += survive;
+            const rate = expected / this.cost.cost(k);
+            if (rate > bestRate) {
+                bestRate = rate;
+                best = k;
+            }
+        }
+        return Math.min(best, cap);
+    }
+
+    /**
      * Whether asking `source` for guesses is still worth its drafting time (a draft model's forward
      * passes are not free). A source whose accepted tokens save less time than it spends drafting is
      * asked only now and then, so it can come back when the text turns its way.
@@ -168,11 +193,5 @@ export class HypothesisReducer {
         const prior = this.priorStrength;
         if (c == null) return 1;
         return (c.accepted + prior) / (c.predicted + prior);
-    }
-
-    reset(): void {
-        this.calibration.clear();
-        this.usage.clear();
-        this.clock.steps = 0;
     }
 }

@@ -43,12 +43,3 @@ export async function describeBackend(llama: Llama): Promise<BackendInfo> {
         buildType: llama.buildType
     };
 }
-
-/**
- * Threads for llama.cpp: the user's choice, else the cores useful for math. llama.cpp's own default
- * oversubscribes small machines badly (measured here: ~100x slower on 2 cores).
- */
-export function resolveThreads(llama: Llama, threads?: number): number {
-    if (threads != null && threads > 0) return Math.floor(threads);
-    return Math.max(1, llama.cpuMathCores);
-}

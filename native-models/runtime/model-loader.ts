@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
-import type { Llama, LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaModel, Token } from "node-llama-cpp";
+import { createSequenceEvaluator } from "../decoding/sequence-evaluator.ts";
 import { validateGgufFile } from "../gguf/gguf-reader.ts";
 
 export interface LoadModelOptions {
@@ -38,12 +39,36 @@ export async function loadModelFile(llama: Llama, path: string, options: LoadMod
 }
 
 /**
- * Threads for a model. Tiny models decode faster on one thread: llama.cpp's thread hand-offs cost more
- * than their matrix products (measured on this project's 2-core machine: stories260K 0.8 ms/token on 1
- * thread, 12 ms on 2). Larger ones use every core that is good at math: verification batches are
- * compute-bound on a CPU (150M-parameter Q8_0 model, a 3-row step: 45 ms on 1 thread, 27 ms on 2).
+ * The thread count at which `model` decodes one token fastest, among one thread and every math core:
+ * measured, because it depends on the model's size, the CPU and the thread pool (stories260K on two
+ * cores: natively two threads are 1.3x faster; with node-llama-cpp's default thread pool one thread
+ * was, since idle OpenMP teams spin against the working one). For drafters, which decode one token at
+ * a time; the target measures every batch size (`VerificationCostModel`).
  */
-export function defaultThreads(model: LlamaModel, cpuMathCores: number): number {
-    if (model.size < 64 * 1024 * 1024) return 1;
-    return Math.max(1, cpuMathCores);
+export async function fastestThreads(model: LlamaModel, cpuMathCores: number): Promise<number> {
+    const candidates = [...new Set([Math.max(1, cpuMathCores), 1])];
+    if (candidates.length === 1) return candidates[0]!;
+    const context = await model.createContext({ contextSize: 64, threads: candidates[0], sequences: 1 });
+    try {
+        const evaluator = createSequenceEvaluator(context.getSequence());
+        const token = (model.tokens.bos ?? 1) as Token;
+        let best = { threads: candidates[0]!, ms: Infinity };
+        for (const threads of candidates) {
+            evaluator.setThreadsFor?.(() => threads);
+            const times: number[] = [];
+            for (let i = 0; i < 12; i++) {
+                const t = performance.now();
+                await evaluator.decode([token], [null]);
+                if (i >= 2) times.push(performance.now() - t);
+                if (evaluator.tokens.length > 48) await evaluator.eraseFrom(0);
+            }
+            times.sort((a, b) => a - b);
+            const ms = times[times.length >> 1]!;
+            if (ms < best.ms) best = { threads, ms };
+        }
+        evaluator.dispose();
+        return best.threads;
+    } finally {
+        await context.dispose();
+    }
 }
