@@ -1,19 +1,27 @@
 import { cpus, totalmem, type } from "node:os";
+import { readFileSync } from "node:fs";
 import { LlamaCompletion, type LlamaContext, type Token } from "node-llama-cpp";
+import { firstDivergence, nearTieBound, plainMargins } from "../native-models/decoding/near-ties.ts";
+import { nativeClock } from "../native-models/decoding/sequence-evaluator.ts";
 import type { GenerateResult, PresageEngine } from "../native-models/engine/presage-engine.ts";
-import type { BenchStrategy, Workload, WorkloadOptions } from "./workload.ts";
+import { measureChatPath, type ChatPathResult } from "./chat-path.ts";
+import type { BenchStrategy, PreparedWorkload, Workload, WorkloadOptions } from "./workload.ts";
 
 export interface StrategyResult {
     strategy: string;
-    /** Median over prompts and rounds of plain time / this strategy's time, measured in the same round. */
+    /** Median over prompts and rounds of (fastest plain decoding's time ÷ this row's time), same round. */
     speedup: number;
-    /** The same against node-llama-cpp's own plain decoding (LlamaCompletion), the stricter baseline. */
-    speedupVsLlamaCompletion: number;
     tokensPerSecond: number;
     meanAcceptedLength: number;
     acceptanceRate: number;
-    /** Every run produced exactly the plain run's tokens (same seed when sampling); null for the reference row. */
+    /** Every run produced exactly the plain one-token run's tokens (same seed when sampling); null for the reference rows. */
     identicalToPlain: boolean | null;
+    /** Runs whose output departed from plain decoding at a near-tie (top-two margin below the bound); greedy only. */
+    nearTieDivergences: number;
+    /** Runs whose output departed from plain decoding at all. */
+    divergences: number;
+    /** Wall time of the run ÷ time spent in llama.cpp's decode and sample calls, minus one: the loop's own cost. */
+    loopOverhead: number | null;
     runs: number;
 }
 
@@ -24,17 +32,25 @@ export interface WorkloadResult {
     maxTokens: number;
     prompts: number;
     notes: string[];
+    /** The fastest plain decoding of this workload's model, measured in this run: every speedup's baseline. */
+    baseline: { strategy: "plain" | "llamacompletion"; threads: number; tokensPerSecond: number };
+    /** Size of the target model file. */
+    modelMiB: number;
+    /** Cost of one decode of n rows as a multiple of one row, measured on the loaded model. */
+    costCurve: { rows: number; multiple: number }[];
+    batchInvariant: boolean | null;
     strategies: StrategyResult[];
 }
 
 export interface BenchReport {
     command: string;
     date: string;
-    machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; backend: string; nodeLlamaCpp: string };
+    machine: { cpu: string; cores: number; memoryGiB: number; lastLevelCacheMiB: number | null; os: string; node: string; backend: string; nodeLlamaCpp: string; threadPool: string };
     quick: boolean;
     workloads: WorkloadResult[];
-    /** Filled by workloads that measure more than decoding (the datastore micro-benchmark). */
+    /** Filled by workloads that measure more than decoding (the datastore micro-benchmark, the chat path). */
     datastore?: unknown;
+    chatPath?: ChatPathResult;
     errors: { workload: string; error: string }[];
 }
 
@@ -42,12 +58,15 @@ export interface RunBenchOptions extends WorkloadOptions {
     workloads: Workload[];
     command: string;
     rounds?: number;
+    /** Also compare the streamed API with the engine (default true). */
+    chatPath?: boolean;
 }
 
 /**
- * Runs every workload: for each prompt, plain decoding and every strategy in rotating order within a
- * round, so slow drift of the machine (thermal, other processes) hits all rows alike; a speedup is the
- * ratio to the plain run of the same round, and the reported figure is the median of those ratios.
+ * Runs every workload: for each prompt, plain decoding, node-llama-cpp's `LlamaCompletion` and every
+ * strategy in rotating order within a round, so slow drift of the machine hits all rows alike. The
+ * baseline is whichever plain decoding (Presage's one-token loop or `LlamaCompletion`) was faster; a
+ * speedup is the ratio to that row's time in the same round, and the figure reported is the median.
  */
 export async function runBenchmarks(options: RunBenchOptions): Promise<BenchReport> {
     const { log } = options;
@@ -62,7 +81,7 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
     const rounds = options.rounds ?? (options.quick ? 1 : 3);
     for (const workload of options.workloads) {
         log(`# ${workload.name}: preparing`);
-        let prepared;
+        let prepared: PreparedWorkload;
         try {
             prepared = await workload.prepare(options);
         } catch (err) {
@@ -71,12 +90,14 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
             continue;
         }
         try {
-            report.machine.backend = `${prepared.engine.info.backend.backend}${prepared.engine.info.backend.devices.length ? ` (${prepared.engine.info.backend.devices.join(", ")})` : ""}`;
+            const info = prepared.engine.info;
+            report.machine.backend = `${info.backend.backend}${info.backend.devices.length ? ` (${info.backend.devices.join(", ")})` : ""}`;
             const reference = await referenceContext(prepared.engine, prepared.prompts[0]!, log);
-            prepared.notes.push(`engine on ${prepared.engine.threads} thread(s), LlamaCompletion reference on ${reference.currentThreads}`);
+            const costCurve = await measureCostCurve(prepared.engine);
+            log(`# ${workload.name}: cost curve ${costCurve.map((c) => `${c.rows}:${c.multiple.toFixed(2)}`).join(" ")}`);
             for (const temperature of workload.temperatures) {
                 const result = await runWorkload(workload, prepared, temperature, rounds, reference, log);
-                report.workloads.push(result);
+                report.workloads.push({ ...result, costCurve, batchInvariant: info.calibration?.batchInvariant ?? null });
             }
             await reference.dispose();
             if (prepared.extra != null) Object.assign(report, await prepared.extra());
@@ -84,104 +105,151 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
             await prepared.dispose();
         }
     }
+    if (options.chatPath !== false) {
+        log("# chat path: streamed API vs the engine");
+        try {
+            report.chatPath = await measureChatPath({ rounds: options.quick ? 3 : 5 });
+        } catch (err) {
+            report.errors.push({ workload: "chat-path", error: (err as Error).message });
+        }
+    }
     return report;
 }
 
 interface Sample {
     ms: number;
-    plainMs: number;
-    referenceMs: number;
     tokens: number;
     meanAcceptedLength: number;
     drafted: number;
     accepted: number;
-    identical: boolean;
+    nativeMs: number;
+    divergedAt: number;
 }
 
 async function runWorkload(
     workload: Workload,
-    prepared: Awaited<ReturnType<Workload["prepare"]>>,
+    prepared: PreparedWorkload,
     temperature: number,
     rounds: number,
     reference: LlamaContext,
     log: (line: string) => void
-): Promise<WorkloadResult> {
+): Promise<Omit<WorkloadResult, "costCurve" | "batchInvariant">> {
     const { engine, prompts, maxTokens } = prepared;
-    const rows: BenchStrategy[] = [{ name: "plain", strategies: ["none"] }, ...prepared.rows, { name: "llamacompletion", strategies: [] }];
+    const rows: BenchStrategy[] = [{ name: "plain", strategies: ["none"] }, { name: "llamacompletion", strategies: [] }, ...prepared.rows];
     const samples = new Map<string, Sample[]>(rows.map((r) => [r.name, []]));
+    const roundTimes: Map<string, number>[] = [];
+    const near = new Map<string, number>(rows.map((r) => [r.name, 0]));
     // Load what each strategy needs (draft contexts, derived early-exit files) outside the timings.
     for (const row of prepared.rows)
-        if (!row.oracle) await engine.generate({ prompt: prompts[0]!, maxTokens: 16, strategies: row.strategies });
+        if (!row.oracle) await engine.generate({ prompt: prompts[0]!, maxTokens: 16, strategies: row.strategies, exact: row.exact });
     for (let p = 0; p < prompts.length; p++) {
         const prompt = prompts[p]!;
         const seed = 1000 + p;
         const sampling = { temperature, seed };
-        // Warm-up and reference output (the oracle replays it).
+        // Warm-up and the reference output: plain one-token decoding (the oracle replays it).
         const expected = await engine.generate({ prompt, maxTokens, sampling });
+        let margins: number[] | null = null;
         for (let round = 0; round < rounds; round++) {
-            const order = rotate(rows, round + p);
-            const times = new Map<string, { ms: number; result: GenerateResult | null; tokens: number }>();
-            for (const row of order) {
-                if (row.name === "llamacompletion") {
-                    const t = performance.now();
-                    const tokens = await llamaCompletion(reference, prompt, maxTokens, temperature, seed);
-                    times.set(row.name, { ms: performance.now() - t, result: null, tokens });
-                    continue;
-                }
+            const times = new Map<string, number>();
+            for (const row of rotate(rows, round + p)) {
+                const before = nativeClock.ms;
                 const t = performance.now();
-                const result = await engine.generate({
-                    prompt, maxTokens, sampling,
-                    strategies: row.strategies,
-                    oracle: row.oracle ? expected.tokens : undefined,
-                    maxDraft: row.maxDraft
-                });
-                times.set(row.name, { ms: performance.now() - t, result, tokens: result.tokens.length });
-            }
-            const plainMs = times.get("plain")!.ms;
-            const referenceMs = times.get("llamacompletion")!.ms;
-            for (const row of rows) {
-                const { ms, result, tokens } = times.get(row.name)!;
+                let result: GenerateResult | null = null;
+                let tokens: Token[];
+                if (row.name === "llamacompletion") tokens = await llamaCompletion(reference, prompt, maxTokens, temperature, seed);
+                else {
+                    result = await engine.generate({ prompt, maxTokens, sampling, strategies: row.strategies, oracle: row.oracle ? expected.tokens : undefined, maxDraft: row.maxDraft, exact: row.exact });
+                    tokens = result.tokens;
+                }
+                const ms = performance.now() - t;
+                times.set(row.name, ms);
+                const divergedAt = firstDivergence(tokens, expected.tokens);
+                if (divergedAt >= 0 && temperature === 0) {
+                    margins ??= await plainMargins(engine.model, engine.tokenize(prompt), expected.tokens, engine.threads);
+                    if ((margins[divergedAt] ?? 1) < nearTieBound) near.set(row.name, near.get(row.name)! + 1);
+                }
                 samples.get(row.name)!.push({
-                    ms, plainMs, referenceMs, tokens,
+                    ms, tokens: tokens.length, divergedAt,
                     meanAcceptedLength: result?.stats.meanAcceptedLength ?? 1,
                     drafted: result?.stats.drafted ?? 0,
                     accepted: result?.stats.accepted ?? 0,
-                    identical: result == null ? true : sameTokens(result.tokens, expected.tokens)
+                    nativeMs: result == null ? 0 : nativeClock.ms - before
                 });
             }
+            roundTimes.push(times);
         }
     }
+    const rate = (name: string) => median(samples.get(name)!.map((x) => (x.tokens * 1000) / x.ms));
+    const baselineName = rate("llamacompletion") > rate("plain") ? "llamacompletion" : "plain";
     const strategies: StrategyResult[] = rows.map((row) => {
         const s = samples.get(row.name)!;
         const drafted = s.reduce((a, x) => a + x.drafted, 0);
+        const native = s.reduce((a, x) => a + x.nativeMs, 0);
+        const reference = row.name === "llamacompletion";
         return {
             strategy: row.name,
-            speedup: median(s.map((x) => x.plainMs / x.ms)),
-            speedupVsLlamaCompletion: median(s.map((x) => x.referenceMs / x.ms)),
-            tokensPerSecond: median(s.map((x) => (x.tokens * 1000) / x.ms)),
+            speedup: median(roundTimes.map((times) => times.get(baselineName)! / times.get(row.name)!)),
+            tokensPerSecond: rate(row.name),
             meanAcceptedLength: median(s.map((x) => x.meanAcceptedLength)),
             acceptanceRate: drafted > 0 ? s.reduce((a, x) => a + x.accepted, 0) / drafted : 0,
-            identicalToPlain: row.name === "llamacompletion" ? null : s.every((x) => x.identical),
+            identicalToPlain: row.name === "plain" ? null : s.every((x) => x.divergedAt < 0),
+            nearTieDivergences: near.get(row.name)!,
+            divergences: s.filter((x) => x.divergedAt >= 0).length,
+            loopOverhead: reference || native <= 0 ? null : s.reduce((a, x) => a + x.ms, 0) / native - 1,
             runs: s.length
         };
     });
+    const baseline = strategies.find((s) => s.strategy === baselineName)!;
     for (const s of strategies)
-        log(`${workload.name} t=${temperature} ${s.strategy.padEnd(16)} ${s.speedup.toFixed(2)}x  ${s.tokensPerSecond.toFixed(1)} tok/s  mal ${s.meanAcceptedLength.toFixed(2)}  acc ${(s.acceptanceRate * 100).toFixed(0)}%  identical ${s.identicalToPlain}`);
-    return { name: workload.name, description: workload.description, temperature, maxTokens, prompts: prompts.length, notes: prepared.notes, strategies };
+        log(`${workload.name} t=${temperature} ${s.strategy.padEnd(16)} ${s.speedup.toFixed(2)}x  ${s.tokensPerSecond.toFixed(1)} tok/s  mal ${s.meanAcceptedLength.toFixed(2)}  acc ${(s.acceptanceRate * 100).toFixed(0)}%  diverged ${s.divergences} (near-tie ${s.nearTieDivergences})`);
+    return {
+        name: workload.name, description: workload.description, temperature, maxTokens, prompts: prompts.length, notes: prepared.notes,
+        baseline: { strategy: baselineName, threads: baselineName === "plain" ? engine.threads : reference.currentThreads, tokensPerSecond: baseline.tokensPerSecond },
+        modelMiB: Math.round(engine.model.size / 2 ** 20),
+        strategies
+    };
+}
+
+/**
+ * The cost of one decode of n rows as a multiple of one row, each at the thread count the engine
+ * chose for it (median of several decodes on a short context).
+ */
+async function measureCostCurve(engine: PresageEngine, rowCounts: readonly number[] = [1, 2, 3, 4, 6, 8, 12, 16]): Promise<{ rows: number; multiple: number }[]> {
+    return engine.exclusive(async () => {
+        const evaluator = engine.verifier.evaluator;
+        const base = Array.from({ length: 16 }, (_, i) => (i + 3) as Token);
+        await evaluator.eraseFrom(0);
+        await evaluator.decode(base, base.map(() => null));
+        const ms = new Map<number, number>();
+        const slow = engine.cost.plainTokenMs > 25;
+        for (const n of rowCounts) {
+            const times: number[] = [];
+            for (let rep = -1; rep < (slow ? 3 : 9); rep++) {
+                const tokens = Array.from({ length: n }, (_, i) => ((rep + 2) * 17 + i + 5) as Token);
+                const t = performance.now();
+                await evaluator.decode(tokens, tokens.map(() => ({ token: true } as const)));
+                if (rep >= 0) times.push(performance.now() - t);
+                await evaluator.eraseFrom(base.length);
+            }
+            ms.set(n, median(times));
+        }
+        await evaluator.eraseFrom(0);
+        return rowCounts.map((n) => ({ rows: n, multiple: ms.get(n)! / ms.get(1)! }));
+    });
 }
 
 /**
  * A second context on the same model for node-llama-cpp's own plain decoding (LlamaCompletion), with
- * whichever thread count makes it fastest here (one thread or the engine's): the strictest baseline.
+ * whichever thread count makes it fastest here: the strictest reference.
  */
 async function referenceContext(engine: PresageEngine, prompt: string, log: (line: string) => void): Promise<LlamaContext> {
-    const options = [...new Set([1, engine.threads])];
+    const options = [...new Set([1, engine.info.backend.cpuMathCores])];
     let best: { context: LlamaContext; ms: number } | null = null;
     for (const threads of options) {
         const context = await engine.model.createContext({ contextSize: engine.context.contextSize, threads, sequences: 1 });
         await llamaCompletion(context, prompt, 16, 0, 1);
         const t = performance.now();
-        await llamaCompletion(context, prompt, 48, 0, 1);
+        await llamaCompletion(context, prompt, 32, 0, 1);
         const ms = performance.now() - t;
         if (best == null || ms < best.ms) {
             await best?.context.dispose();
@@ -192,22 +260,18 @@ async function referenceContext(engine: PresageEngine, prompt: string, log: (lin
     return best!.context;
 }
 
-async function llamaCompletion(context: LlamaContext, prompt: string, maxTokens: number, temperature: number, seed: number): Promise<number> {
+async function llamaCompletion(context: LlamaContext, prompt: string, maxTokens: number, temperature: number, seed: number): Promise<Token[]> {
     const sequence = context.getSequence();
     try {
-        let tokens = 0;
+        const tokens: Token[] = [];
         await new LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, {
             maxTokens, temperature, seed,
-            onToken: (t: Token[]) => { tokens += t.length; }
+            onToken: (t: Token[]) => { tokens.push(...t); }
         });
         return tokens;
     } finally {
         sequence.dispose();
     }
-}
-
-function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
-    return a.length === b.length && a.every((t, i) => t === b[i]);
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
@@ -228,9 +292,28 @@ function machine(): BenchReport["machine"] {
         cpu: cpu[0]?.model ?? "unknown",
         cores: cpu.length,
         memoryGiB: Math.round(totalmem() / 2 ** 30),
+        lastLevelCacheMiB: lastLevelCacheMiB(),
         os: `${type()} ${process.arch}`,
         node: process.version,
         backend: "",
-        nodeLlamaCpp: "3.21.1"
+        nodeLlamaCpp: "3.21.1",
+        threadPool: `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "unset (4)"}`
     };
+}
+
+/** The largest CPU cache level's size (Linux sysfs), or null where it cannot be read. */
+function lastLevelCacheMiB(): number | null {
+    let best: number | null = null;
+    for (let i = 0; i < 8; i++) {
+        try {
+            const text = readFileSync(`/sys/devices/system/cpu/cpu0/cache/index${i}/size`, "utf8").trim();
+            const m = /^(\d+)([KMG])?$/.exec(text);
+            if (m == null) continue;
+            const mib = Number(m[1]) * ({ K: 1 / 1024, M: 1, G: 1024 }[(m[2] ?? "K") as "K" | "M" | "G"]);
+            if (best == null || mib > best) best = mib;
+        } catch {
+            break;
+        }
+    }
+    return best;
 }

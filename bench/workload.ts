@@ -8,6 +8,8 @@ export interface BenchStrategy {
     oracle?: boolean;
     /** Guesses per step for the oracle row. */
     maxDraft?: number;
+    /** Run in exact mode (every batch at least two rows). */
+    exact?: boolean;
 }
 
 /** A prepared workload: an engine and what to run on it. */

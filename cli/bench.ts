@@ -12,9 +12,9 @@ const help = `presage bench — compare every strategy with plain decoding, inte
 Usage: presage bench [--quick] [--json FILE] [--workloads LIST] [--no-write]
 
 Options:
-  --quick            fewer prompts and one round (about two minutes here)
+  --quick            fewer prompts and tokens, one round (under 10 minutes here)
   --json FILE        also write the results as JSON to FILE
-  --workloads LIST   comma list of ${"story, heavy, grounded"} (default: all)
+  --workloads LIST   comma list of large, heavy, story, grounded (default: all)
   --no-write         do not touch BENCHMARKS.md
   --json             (without FILE, as the last option) print the JSON on stdout instead of the table
 

@@ -45,14 +45,17 @@ describe("presage generate", () => {
 });
 
 describeWithStories("presage generate on stories260K", (modelPath) => {
-    it("adds speculative stats with --strategy and keeps the greedy text", () => {
-        const plain = JSON.parse(presage("generate", "--model", modelPath, "--prompt", "Once upon a time", "--max-tokens", "64", "--json").stdout);
-        const r = presage("generate", "--model", modelPath, "--prompt", "Once upon a time", "--max-tokens", "64", "--strategy", "ngram,early-exit", "--json");
+    it("adds speculative stats with --strategy and, with --exact, keeps the greedy text token for token", () => {
+        const plain = JSON.parse(presage("generate", "--model", modelPath, "--prompt", "Once upon a time", "--max-tokens", "64", "--exact", "--json").stdout);
+        const r = presage("generate", "--model", modelPath, "--prompt", "Once upon a time", "--max-tokens", "64", "--strategy", "ngram,early-exit", "--exact", "--json");
         expect(r.status, r.stderr).toBe(0);
         const fast = JSON.parse(r.stdout);
         expect(fast.tokens).toEqual(plain.tokens);
         expect(fast.stats).toMatchObject({ estimate: true });
         for (const key of ["tokensPerSecond", "meanAcceptedLength", "acceptanceRate", "drafted", "accepted", "speedupEstimate", "bySource"]) expect(fast.stats).toHaveProperty(key);
+        // The speedup is against the fastest plain decoding measured at load.
+        expect(fast.stats.baselineTokensPerSecond).toBeGreaterThan(0);
+        expect(fast.stats.speedupEstimate).toBeCloseTo(fast.stats.tokensPerSecond / fast.stats.baselineTokensPerSecond, 6);
     });
 
     it("refuses a draft with another vocabulary, saying why", () => {

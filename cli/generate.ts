@@ -19,14 +19,15 @@ Options:
   --temperature T       0 = greedy (default 0)
   --top-k N, --top-p P, --min-p P, --repeat-penalty X   sampling options
   --seed N              seed for sampling (reproducible output)
-  --threads N           llama.cpp threads (default: 1 for tiny models, else the math cores)
+  --threads N           llama.cpp threads (default: measured at load, fastest of 1 and the math cores)
   --backend B           auto, cpu, cuda, vulkan or metal (default auto)
   --context-size N      context tokens (default: the model's, at most 4096)
   --strategy LIST       comma list of none, draft, ngram, early-exit, retrieval, history, auto (default none)
   --draft FILE          draft model for the "draft" strategy (same vocabulary as the target)
   --db FILE             Presage datastore for the "retrieval" and "history" strategies
   --max-draft N|auto    most guessed tokens per step (default auto)
-  --no-reduction        verify the longest guess as proposed instead of hypothesis reduction
+  --exact               exact mode: every batch at least two rows, so output is bit-identical to
+                        Presage's exact plain decoding on any backend (slower plain steps)
   --json                print one JSON object: { text, tokens, stats }
 `;
 
@@ -54,7 +55,7 @@ export const generateCommand: Command = {
             draft: { type: "string" },
             db: { type: "string" },
             "max-draft": { type: "string" },
-            "no-reduction": { type: "boolean" }
+            exact: { type: "boolean" }
         });
         const modelPath = requireOption(values.model, "model");
         const prompt = requireOption(values.prompt, "prompt");
@@ -99,7 +100,7 @@ export const generateCommand: Command = {
                 sampling,
                 strategies,
                 maxDraft,
-                reduction: !values["no-reduction"],
+                exact: values.exact ?? false,
                 onStep: streaming ? (e: { text: string }) => void process.stdout.write(e.text) : undefined
             } as const;
             let result: GenerateResult;

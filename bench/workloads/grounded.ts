@@ -58,7 +58,7 @@ export const groundedWorkload: Workload = {
                 { name: "auto", strategies: ["auto"] },
                 { name: "oracle", strategies: [], oracle: true, maxDraft: 8 }
             ],
-            notes: [`store: ${corpus.tokens} tokens in ${corpus.stories} stories`],
+            notes: [`store: ${corpus.tokens} tokens in ${corpus.stories.length} stories`],
             extra: async () => {
                 log("# datastore micro-benchmark (1M and 10M tokens)");
                 const sizes = quick ? [1_000_000] : [1_000_000, 10_000_000];

@@ -28,9 +28,10 @@ export const storyWorkload: Workload = {
                 { name: "ngram", strategies: ["ngram"] },
                 { name: "early-exit", strategies: ["early-exit"] },
                 { name: "auto", strategies: ["auto"] },
+                { name: "auto-exact", strategies: ["auto"], exact: true },
                 { name: "oracle", strategies: [], oracle: true, maxDraft: 8 }
             ],
-            notes: [`target: stories260K (${engine.info.threads} thread(s))`],
+            notes: [`plain step ${engine.cost.plainTokenMs.toFixed(2)} ms on ${engine.threads} thread(s)`],
             dispose: () => engine.dispose()
         };
     }

@@ -60,6 +60,9 @@ interface AddonSampler {
     dispose(): void;
 }
 
+/** Milliseconds spent awaiting llama.cpp's decode and sample calls, process-wide: the benchmark compares the loop's wall time with it. */
+export const nativeClock = { ms: 0 };
+
 /** The fastest evaluator this node-llama-cpp allows for `sequence` (`PRESAGE_PUBLIC_EVALUATE=1` forces the public one). */
 export function createSequenceEvaluator(sequence: LlamaContextSequence): SequenceEvaluator {
     return NativeSequenceEvaluator.usable(sequence) && process.env.PRESAGE_PUBLIC_EVALUATE !== "1"
@@ -154,12 +157,17 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         if (options == null || index == null) throw new Error(`Row ${row} of the last batch has no logits to draw from.`);
         const ctx = this.s._context._ctx;
         const sampler = this.samplerFor(row, options);
-        if (options.confidence) {
-            const [token, , confidence] = await ctx.sampleToken(index, sampler, false, true);
-            return token === -1 ? null : { token: token as Token, confidence };
+        const t = performance.now();
+        try {
+            if (options.confidence) {
+                const [token, , confidence] = await ctx.sampleToken(index, sampler, false, true);
+                return token === -1 ? null : { token: token as Token, confidence };
+            }
+            const token = await ctx.sampleToken(index, sampler);
+            return token === -1 ? null : { token: token as Token };
+        } finally {
+            nativeClock.ms += performance.now() - t;
         }
-        const token = await ctx.sampleToken(index, sampler);
-        return token === -1 ? null : { token: token as Token };
     }
 
     async eraseFrom(position: number): Promise<void> {
@@ -187,7 +195,9 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         }
         ctx.initBatch(tokens.length);
         const indexes = ctx.addToBatch(this.s._sequenceId, this.evaluated.length, Uint32Array.from(tokens), logitRows);
+        const t = performance.now();
         await ctx.decodeBatch();
+        nativeClock.ms += performance.now() - t;
         for (const t of tokens) this.evaluated.push(t);
         return indexes;
     }
