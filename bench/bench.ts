@@ -1,6 +1,6 @@
 import { cpus, totalmem, type } from "node:os";
 import { readFileSync } from "node:fs";
-import { LlamaCompletion, type LlamaContext, type Token } from "node-llama-cpp";
+import type { LlamaContext, Token } from "node-llama-cpp";
 import { firstDivergence, nearTieBound, plainMargins } from "../native-models/decoding/near-ties.ts";
 import { nativeClock } from "../native-models/decoding/sequence-evaluator.ts";
 import type { GenerateResult, PresageEngine } from "../native-models/engine/presage-engine.ts";
@@ -156,7 +156,7 @@ async function runWorkload(
                 const t = performance.now();
                 let result: GenerateResult | null = null;
                 let tokens: Token[];
-                if (row.name === "llamacompletion") tokens = await llamaCompletion(reference, prompt, maxTokens, temperature, seed);
+                if (row.name === "llamacompletion") tokens = await llamaCompletion(reference, engine.tokenize(prompt), maxTokens, temperature, seed);
                 else {
                     result = await engine.generate({ prompt, maxTokens, sampling, strategies: row.strategies, oracle: row.oracle ? expected.tokens : undefined, maxDraft: row.maxDraft, exact: row.exact });
                     tokens = result.tokens;
@@ -239,7 +239,7 @@ async function measureCostCurve(engine: PresageEngine, rowCounts: readonly numbe
 }
 
 /**
- * A second context on the same model for node-llama-cpp's own plain decoding (LlamaCompletion), with
+ * A second context on the same model for node-llama-cpp's own plain decoding loop, with
  * whichever thread count makes it fastest here: the strictest reference.
  */
 async function referenceContext(engine: PresageEngine, prompt: string, log: (line: string) => void): Promise<LlamaContext> {
@@ -247,9 +247,9 @@ async function referenceContext(engine: PresageEngine, prompt: string, log: (lin
     let best: { context: LlamaContext; ms: number } | null = null;
     for (const threads of options) {
         const context = await engine.model.createContext({ contextSize: engine.context.contextSize, threads, sequences: 1 });
-        await llamaCompletion(context, prompt, 16, 0, 1);
+        await llamaCompletion(context, engine.tokenize(prompt), 16, 0, 1);
         const t = performance.now();
-        await llamaCompletion(context, prompt, 32, 0, 1);
+        await llamaCompletion(context, engine.tokenize(prompt), 32, 0, 1);
         const ms = performance.now() - t;
         if (best == null || ms < best.ms) {
             await best?.context.dispose();
@@ -260,14 +260,20 @@ async function referenceContext(engine: PresageEngine, prompt: string, log: (lin
     return best!.context;
 }
 
-async function llamaCompletion(context: LlamaContext, prompt: string, maxTokens: number, temperature: number, seed: number): Promise<Token[]> {
+/**
+ * node-llama-cpp's own one-token decoding loop, `LlamaContextSequence.evaluate`: what `LlamaCompletion`
+ * runs, fed the same prompt tokens as the engine (`LlamaCompletion` itself tokenizes without
+ * SentencePiece's leading space, so its prompts, and outputs, differ from llama.cpp's).
+ */
+async function llamaCompletion(context: LlamaContext, prompt: readonly Token[], maxTokens: number, temperature: number, seed: number): Promise<Token[]> {
     const sequence = context.getSequence();
     try {
         const tokens: Token[] = [];
-        await new LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, {
-            maxTokens, temperature, seed,
-            onToken: (t: Token[]) => { tokens.push(...t); }
-        });
+        for await (const token of sequence.evaluate([...prompt], { temperature, seed })) {
+            if (context.model.isEogToken(token)) break;
+            tokens.push(token);
+            if (tokens.length >= maxTokens) break;
+        }
         return tokens;
     } finally {
         sequence.dispose();

@@ -36,7 +36,8 @@ export function renderMarkdown(report: BenchReport): string {
         `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, last-level cache ${m.lastLevelCacheMiB ?? "?"} MiB, ${m.os}, Node ${m.node}, node-llama-cpp ${m.nodeLlamaCpp}, backend ${m.backend}, ${m.threadPool}`,
         "",
         "Speedup = median over prompts and rounds of (fastest plain decoding's time ÷ the row's time), both measured in the same round.",
-        "The baseline is whichever plain one-token decoding was faster on that model: Presage's (`plain`) or node-llama-cpp's `LlamaCompletion`.",
+        "The baseline is whichever plain one-token decoding was faster on that model: Presage's (`plain`) or node-llama-cpp's own loop",
+        "(`llamacompletion`: `LlamaContextSequence.evaluate`, what `LlamaCompletion` runs, on the same prompt tokens), both with one libuv pool thread.",
         "",
         `| workload | t | model | baseline tok/s | ${names.join(" | ")} |`,
         `|---|---:|---:|---:|${names.map(() => "---:").join("|")}|`
