@@ -324,7 +324,9 @@ export class PresageEngine {
 
     private resolveStrategies(names: readonly StrategyName[]): DraftSource[] {
         const available = this.available();
-        if (names.includes("auto")) return available;
+        // Early exit is left out of auto: without tuning its exits disagree early (LITE), and on a big
+        // target its derived draft is a file of half the target's size made on first use.
+        if (names.includes("auto")) return available.filter((s) => s !== "early-exit");
         const out: DraftSource[] = [];
         for (const name of names) {
             if (name === "none" || name === "auto") continue;

@@ -1,6 +1,6 @@
 import type { DraftSource } from "../drafters/drafter.ts";
 
-/** What the user can turn on: one strategy per drafter, `none` for plain decoding, `auto` for all. */
+/** What the user can turn on: one strategy per drafter, `none` for plain decoding, `auto` for every available one but early exit. */
 export type StrategyName = "none" | "auto" | Exclude<DraftSource, "oracle">;
 
 export const strategyNames: readonly StrategyName[] = ["none", "draft", "ngram", "early-exit", "retrieval", "history", "auto"];
