@@ -39,12 +39,13 @@ export class SpeculativeDecoder {
         private readonly verifier: Verifier,
         private readonly drafters: readonly Drafter[],
         private readonly reducer: HypothesisReducer | null,
-        private readonly baselineTokensPerSecond: number | null = null
+        private readonly baselineTokensPerSecond: number | null = null,
+        private readonly batchInvariant: boolean | null = null
     ) {}
 
     async decode(prompt: readonly Token[], options: DecodeOptions): Promise<DecodeResult> {
         const sampler = new PositionSampler(options.sampling);
-        const stats = new StatsRecorder(this.baselineTokensPerSecond);
+        const stats = new StatsRecorder(this.baselineTokensPerSecond, { exact: this.verifier.exact, batchInvariant: this.batchInvariant });
         const output: Token[] = [];
         const history: Token[] = [...prompt];
         const { signal, isStopToken, stopAt, onStep } = options;

@@ -40,6 +40,14 @@ export interface AnswerStats {
      * thread count), measured at load; null without calibration.
      */
     baselineTokensPerSecond: number | null;
+    /** Whether the answer ran in exact mode (every batch at least two rows). */
+    exact: boolean;
+    /**
+     * Whether the model's batch rows are bit-identical to one-token rows (checked at load): when true,
+     * or in exact mode, the answer is token for token what plain decoding gives; when false, it may
+     * differ at near-ties.
+     */
+    batchInvariant: boolean | null;
     /** tokensPerSecond / baselineTokensPerSecond: an estimate, since the baseline was not run on this prompt. */
     speedupEstimate: number | null;
     estimate: true;
@@ -54,7 +62,7 @@ export class StatsRecorder {
     private accepted = 0;
     private readonly bySource = new Map<DraftSource, SourceStats>();
 
-    constructor(private readonly baselineTokensPerSecond: number | null) {}
+    constructor(private readonly baselineTokensPerSecond: number | null, private readonly mode: { exact: boolean; batchInvariant: boolean | null } = { exact: false, batchInvariant: null }) {}
 
     record(step: StepStats): void {
         this.steps++;
@@ -92,6 +100,8 @@ export class StatsRecorder {
             acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
             bySource,
             baselineTokensPerSecond: this.baselineTokensPerSecond,
+            exact: this.mode.exact,
+            batchInvariant: this.mode.batchInvariant,
             speedupEstimate: this.baselineTokensPerSecond ? tokensPerSecond / this.baselineTokensPerSecond : null,
             estimate: true
         };

@@ -262,7 +262,7 @@ export class PresageEngine {
                 ? null
                 : new HypothesisReducer(cost, { maxDraft: request.maxDraft }, request.exact ? this.exactReducerMemory : this.reducerMemory);
             this.verifier.exact = request.exact ?? false;
-            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null);
+            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null, this.costModel.batchInvariant);
             const text = new TextStream(this.model, request.stopStrings ?? []);
             const onStep = request.onStep;
             const stopTokens = new Set(request.stopTokens ?? []);
