@@ -1,5 +1,6 @@
 import { resolveChatWrapper, SpecialToken, type ChatHistoryItem, type ChatWrapper, type LlamaText, type Token } from "node-llama-cpp";
 import type { GenerateRequest, GenerateResult, PresageEngine } from "../engine/presage-engine.ts";
+import { countTokens, Pauser } from "./token-count.ts";
 
 export interface ChatMessage {
     role: "system" | "user" | "assistant";
@@ -179,21 +180,8 @@ export class ChatSession {
             this.counts.set(text, cached);
             return cached;
         }
-        const tokenizer = this.engine.model;
-        let count = 0;
-        for (let from = 0; from < text.length;) {
-            let to = Math.min(text.length, from + countSliceChars);
-            // Cut at a space where there is one, where tokenizers split anyway.
-            if (to < text.length) {
-                const space = text.lastIndexOf(" ", to);
-                if (space > from) to = space;
-            }
-            await pause.maybe();
-            count += tokenizer.tokenize(text.slice(from, to), false).length;
-            from = to;
-            if (count > limit && from < text.length) return count;
-        }
-        if (text.length <= maxCachedChars) {
+        const { count, whole } = await countTokens(this.engine.model, text, limit, pause);
+        if (whole && text.length <= maxCachedChars) {
             this.counts.set(text, count);
             if (this.counts.size > maxCachedCounts) this.counts.delete(this.counts.keys().next().value!);
         }
@@ -239,22 +227,6 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     return history;
 }
 
-/** Texts are tokenized in slices this long, so a huge one can be given up on early and yields between slices. */
-const countSliceChars = 16 * 1024;
 /** Longer texts are not remembered (a few of them would outweigh thousands of ordinary messages). */
 const maxCachedChars = 64 * 1024;
 const maxCachedCounts = 4096;
-
-/** Yields to the event loop once a stretch of synchronous work has run for a few milliseconds. */
-class Pauser {
-    private since = performance.now();
-
-    /** Call before each piece of synchronous work. */
-    async maybe(): Promise<void> {
-        if (performance.now() - this.since < pauseEveryMs) return;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        this.since = performance.now();
-    }
-}
-
-const pauseEveryMs = 8;
