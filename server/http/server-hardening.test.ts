@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -205,16 +206,17 @@ describeWithStories("presage serve under hostile and careless requests", (storie
 
 describeWithStories("presage serve with an API key", (storiesPath) => {
     let server: TestServer;
+    let page = "";
 
     beforeAll(async () => {
-        server = await startTestServer({ modelFiles: [storiesPath], apiKey: "sekrit", load: null });
-        const page = join(server.dir, "page");
-        mkdirSync(page);
+        page = mkdtempSync(join(tmpdir(), "presage-page-"));
         writeFileSync(join(page, "index.html"), `<!doctype html><html><head><meta name="presage-token" content="%PRESAGE_TOKEN%"></head><body></body></html>`);
-        await server.close();
         server = await startTestServer({ modelFiles: [storiesPath], apiKey: "sekrit", load: null, rendererDir: page });
     });
-    afterAll(() => server?.dispose());
+    afterAll(async () => {
+        await server?.dispose();
+        if (page !== "") rmSync(page, { recursive: true, force: true });
+    });
 
     it("serves the page without the token, and /api only with the printed address's token or the key", async () => {
         const page = await raw(`${server.url}/`);

@@ -27,9 +27,9 @@ export interface ServerOptions {
     /** Largest request body accepted (default 1 MiB); larger ones get 413. */
     maxBodyBytes?: number;
     /**
-     * Time a request's headers and body together have to arrive, in ms (default 10 s); a body still
-     * incomplete then gets 408 and the connection is closed. Responses (streams) may run for as long
-     * as they generate.
+     * Time a request's headers have to arrive, and then its body, in ms each (default 10 s); a body
+     * still incomplete then gets 408 and the connection is closed. Responses (streams) may run for as
+     * long as they generate.
      */
     bodyTimeoutMs?: number;
     /** Open connections at most (default 128); more are closed as they arrive. */
