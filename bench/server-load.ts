@@ -1,6 +1,9 @@
-import { availableParallelism, cpus } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findStoriesModel } from "../native-models/models-dir.ts";
+import { findStoriesModel, packageRoot } from "../native-models/models-dir.ts";
 import { startTestServer } from "../server/testing/test-server.ts";
 
 export interface ServerLoadOptions {
@@ -135,21 +138,26 @@ async function readAll(body: ReadableStream<Uint8Array>, onFirstChunk: () => voi
 }
 
 /** Checks one streamed response: whole, well-formed, and the expected greedy answer. */
-function checkStream(raw: string, expected: { text: string; tokens: number }): { tokens: number; meanAcceptedLength: number } {
-    const events = raw.split("\n\n").map((e) => e.trim()).filter((e) => e.startsWith("data:")).map((e) => e.slice(5).trim());
+function checkStream(raw: string, expected: { text: string; tokens: number }, kind: "chat" | "completion" = "chat"): { tokens: number; meanAcceptedLength: number } {
+    const blocks = raw.split("\n\n").map((e) => e.trim());
+    const failed = blocks.find((e) => e.startsWith("event: error"));
+    if (failed != null) throw new Error(`the stream ended with an error event: ${failed.slice(0, 160).replace(/\s+/g, " ")}`);
+    const events = blocks.filter((e) => e.startsWith("data:")).map((e) => e.slice(5).trim());
     if (events.at(-1) !== "[DONE]") throw new Error("the stream did not end with [DONE]");
     let text = "";
     type Chunk = {
-        choices: { delta: { content?: string }; finish_reason: string | null }[];
+        choices: { delta?: { content?: string }; text?: string; finish_reason: string | null }[];
+        error?: { message: string };
         usage?: { completion_tokens: number };
         speculative?: { meanAcceptedLength: number; drafted: number; accepted: number };
     };
     let finish: Chunk | null = null;
     for (const data of events.slice(0, -1)) {
         const chunk = JSON.parse(data) as Chunk;
+        if (chunk.error != null) throw new Error(`the stream ended with an error: ${chunk.error.message}`);
         const choice = chunk.choices[0];
         if (choice == null) throw new Error("a chunk without a choice");
-        text += choice.delta.content ?? "";
+        text += (kind === "chat" ? choice.delta?.content : choice.text) ?? "";
         if (choice.finish_reason != null) {
             if (finish != null) throw new Error("two finish chunks");
             finish = chunk;
@@ -168,12 +176,166 @@ function percentile(values: number[], p: number): number {
     return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-// `npx tsx bench/server-load.ts [clients] [requestsPerClient] [maxTokens] [strategies]` prints the result as JSON.
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-    const [clients, perClient, maxTokens] = process.argv.slice(2, 5).map(Number);
-    const result = await runServerLoad({
-        clients: clients || undefined, requestsPerClient: perClient || undefined, maxTokens: maxTokens || undefined, strategies: process.argv[5]
+export interface ServerBurstOptions {
+    /** An OpenAI-compatible base URL of a running `presage serve`; default: start `presage serve` on stories260K. */
+    baseUrl?: string;
+    apiKey?: string;
+    /** Model for the server started here (default stories260K). */
+    modelPath?: string;
+    /** `--max-queue` of the server started here (default 16, the server's default). */
+    maxQueue?: number;
+    /** Requests sent at once (default 40): alternately streamed and not, chat and raw completions. */
+    requests?: number;
+    /** max_tokens of each request (default 32). */
+    maxTokens?: number;
+    /** `strategies` of each request (default "ngram"). */
+    strategies?: string;
+}
+
+export interface ServerBurstResult {
+    requests: number;
+    streamed: number;
+    /** Answers that were whole and equal to the same request's greedy answer asked alone. */
+    ok: number;
+    /** Refusals that were a proper 503: JSON error "busy" with Retry-After (streamed requests included). */
+    busy: number;
+    /** Anything else (an empty 200, a cut stream, a wrong answer, a 503 without Retry-After), with why. */
+    failures: string[];
+    seconds: number;
+    latencyMs: { p50: number; p95: number; max: number };
+    machine: string;
+}
+
+/**
+ * A burst against `presage serve`: `requests` requests at once, half streamed, half chat and half raw
+ * completions, more than the queue holds. Every answer must be either whole and correct (the greedy
+ * answer the same request gets alone; for streams: well-formed chunks, one finish chunk, [DONE] last)
+ * or a proper refusal: 503 with Retry-After and a JSON "busy" error, never an empty or cut answer.
+ */
+export async function runServerBurst(options: ServerBurstOptions = {}): Promise<ServerBurstResult> {
+    const count = options.requests ?? 40;
+    const maxTokens = options.maxTokens ?? 32;
+    const strategies = options.strategies ?? "ngram";
+    let serve: { url: string; stop: () => Promise<void> } | null = null;
+    let baseUrl = options.baseUrl;
+    if (baseUrl == null) {
+        const model = options.modelPath ?? findStoriesModel();
+        if (model == null) throw new Error("stories260K.gguf is not in the models folder: run `npm run models:pull` or pass modelPath.");
+        serve = await startServe(model, options.maxQueue ?? 16);
+        baseUrl = `${serve.url}/v1`;
+    }
+    const headers = { "content-type": "application/json", ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
+    type Kind = { chat: boolean; stream: boolean; prompt: string };
+    const kinds: Kind[] = Array.from({ length: count }, (_, i) => ({ chat: i % 4 < 2, stream: i % 2 === 1, prompt: prompts[Math.floor(i / 4) % prompts.length]! }));
+    const send = (k: Kind) => fetch(`${baseUrl}/${k.chat ? "chat/completions" : "completions"}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({
+            ...(k.chat ? { messages: [{ role: "user", content: k.prompt }] } : { prompt: k.prompt }),
+            max_tokens: maxTokens, temperature: 0, stream: k.stream, strategies
+        })
     });
-    process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    process.exitCode = result.failures.length === 0 ? 0 : 1;
+    try {
+        // The expected answers, each asked alone: greedy decoding gives the same text every time.
+        const expected = new Map<string, { text: string; tokens: number }>();
+        for (const k of kinds) {
+            const key = `${k.chat}:${k.prompt}`;
+            if (expected.has(key)) continue;
+            const res = await send({ ...k, stream: false });
+            if (res.status !== 200) throw new Error(`the answer alone failed: ${res.status} ${await res.text()}`);
+            const json = await res.json() as { choices: { message?: { content: string }; text?: string }[]; usage: { completion_tokens: number } };
+            expected.set(key, { text: json.choices[0]!.message?.content ?? json.choices[0]!.text!, tokens: json.usage.completion_tokens });
+        }
+        let ok = 0, busy = 0;
+        const failures: string[] = [];
+        const latencies: number[] = [];
+        const started = performance.now();
+        await Promise.all(kinds.map(async (k, i) => {
+            const t0 = performance.now();
+            const what = `request ${i} (${k.stream ? "streamed" : "whole"} ${k.chat ? "chat" : "completion"})`;
+            try {
+                const res = await send(k);
+                const body = await res.text();
+                if (res.status === 503) {
+                    const error = (JSON.parse(body) as { error?: { code?: string } }).error;
+                    if (res.headers.get("retry-after") == null) throw new Error("503 without Retry-After");
+                    if (!/^application\/json/.test(res.headers.get("content-type") ?? "") || error?.code !== "busy") throw new Error(`503 without a JSON busy error: ${body.slice(0, 80)}`);
+                    busy++;
+                    return;
+                }
+                if (res.status !== 200) throw new Error(`status ${res.status}: ${body.slice(0, 120)}`);
+                const want = expected.get(`${k.chat}:${k.prompt}`)!;
+                if (k.stream) checkStream(body, want, k.chat ? "chat" : "completion");
+                else {
+                    const json = JSON.parse(body) as { choices: { message?: { content: string }; text?: string; finish_reason: string }[]; usage: { completion_tokens: number } };
+                    const text = json.choices[0]?.message?.content ?? json.choices[0]?.text;
+                    if (text !== want.text) throw new Error(`the answer differs from the one asked alone: ${JSON.stringify(String(text).slice(0, 60))}`);
+                    if (json.usage.completion_tokens !== want.tokens) throw new Error(`usage says ${json.usage.completion_tokens} tokens, expected ${want.tokens}`);
+                }
+                ok++;
+                latencies.push(performance.now() - t0);
+            } catch (err) {
+                failures.push(`${what}: ${(err as Error).message.split("\n")[0]}`);
+            }
+        }));
+        return {
+            requests: count,
+            streamed: kinds.filter((k) => k.stream).length,
+            ok,
+            busy,
+            failures,
+            seconds: (performance.now() - started) / 1000,
+            latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: Math.max(0, ...latencies) },
+            machine: `${cpus()[0]?.model ?? "cpu"}, ${availableParallelism()} cores, Node ${process.versions.node}`
+        };
+    } finally {
+        await serve?.stop();
+    }
+}
+
+/** `presage serve` as its own process on a free port, with a fresh database, until stopped. */
+async function startServe(model: string, maxQueue: number): Promise<{ url: string; stop: () => Promise<void> }> {
+    const dir = mkdtempSync(join(tmpdir(), "presage-burst-"));
+    const child = spawn(process.execPath, [join(packageRoot, "bin", "presage.js"), "serve", "--port", "0", "--json", "--no-build", "--model", model,
+        "--db", join(dir, "presage.db"), "--threads", "1", "--max-queue", String(maxQueue)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PRESAGE_DATA_DIR: dir } });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const stop = async () => {
+        child.kill("SIGTERM");
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+        const url = await new Promise<string>((resolve, reject) => {
+            let out = "", err = "";
+            child.stdout.on("data", (d) => {
+                out += d;
+                const line = out.split("\n").find((l) => l.startsWith("{"));
+                if (line != null) resolve((JSON.parse(line) as { url: string }).url);
+            });
+            child.stderr.on("data", (d) => (err += d));
+            void exited.then((code) => reject(new Error(`presage serve exited with ${code}: ${err.trim()}`)));
+        });
+        return { url, stop };
+    } catch (err) {
+        await stop();
+        throw err;
+    }
+}
+
+// `npx tsx bench/server-load.ts [clients] [requestsPerClient] [maxTokens] [strategies]` prints the result as JSON;
+// `npx tsx bench/server-load.ts burst [requests] [maxTokens] [maxQueue]` runs the burst against `presage serve`.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+    if (process.argv[2] === "burst") {
+        const [requests, maxTokens, maxQueue] = process.argv.slice(3, 6).map(Number);
+        const result = await runServerBurst({ requests: requests || undefined, maxTokens: maxTokens || undefined, maxQueue: maxQueue || undefined });
+        process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+        process.exitCode = result.failures.length === 0 ? 0 : 1;
+    } else {
+        const [clients, perClient, maxTokens] = process.argv.slice(2, 5).map(Number);
+        const result = await runServerLoad({
+            clients: clients || undefined, requestsPerClient: perClient || undefined, maxTokens: maxTokens || undefined, strategies: process.argv[5]
+        });
+        process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+        process.exitCode = result.failures.length === 0 ? 0 : 1;
+    }
 }

@@ -1,6 +1,6 @@
 import BetterSqlite3 from "better-sqlite3";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +45,25 @@ describeWithStories("presage index", (modelPath) => {
         expect(badDb.status).toBe(1);
         expect(badDb.stderr.trim().split("\n")).toHaveLength(1);
         expect(badDb.stderr).toMatch(/is not a Presage database or is corrupt/);
+
+        // Sound header and schema, one damaged page deep in the messages table: refused at open too.
+        const deep = join(dir, "deep.db");
+        const ds = Datastore.open(deep);
+        const conversation = ds.conversations.create({ title: "long" });
+        for (let i = 0; i < 400; i++) ds.conversations.addMessage(conversation.id, { role: "user", content: `message ${i} `.repeat(40) });
+        ds.close();
+        const raw = new BetterSqlite3(deep, { readonly: true });
+        const root = (raw.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'messages'").get() as { rootpage: number }).rootpage;
+        const pageSize = raw.pragma("page_size", { simple: true }) as number;
+        raw.close();
+        const bytes = readFileSync(deep);
+        bytes.fill(0xee, (root - 1) * pageSize + 12, (root - 1) * pageSize + 200);
+        writeFileSync(deep, bytes);
+        const damaged = presage(["--db", deep, "--model", modelPath, join(dir, "doc.txt")]);
+        expect(damaged.status).toBe(1);
+        expect(damaged.stderr.trim().split("\n")).toHaveLength(1);
+        expect(damaged.stderr).toMatch(/deep\.db is not a Presage database or is corrupt/);
+        expect(readFileSync(deep).equals(bytes)).toBe(true);
 
         writeFileSync(join(dir, "bad.gguf"), "junk");
         const badModel = presage(["--db", join(dir, "m.db"), "--model", join(dir, "bad.gguf"), join(dir, "doc.txt")]);

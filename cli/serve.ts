@@ -1,10 +1,11 @@
 import { basename } from "node:path";
+import { DatastoreError } from "../datastore/datastore-error.ts";
 import { modelsDir as defaultModelsDir } from "../native-models/models-dir.ts";
 import { ensureRendererBuilt } from "../server/http/renderer-build.ts";
 import { ServerConfigError, startServer } from "../server/http/server.ts";
 import { defaultDbPath } from "../server/services/data-dir.ts";
 import { ServiceError } from "../server/services/service-error.ts";
-import { CliError, intOption, parseCommandArgs, printJson, type Command } from "./command.ts";
+import { CliError, intOption, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
 const help = `presage serve — the chat window and an OpenAI-compatible API over HTTP, without Electron
 
@@ -15,7 +16,8 @@ Options:
   --port N            port (default 7745; 0 picks a free one)
   --models-dir DIR    the models folder (default PRESAGE_MODELS_DIR, else ../shared/models)
   --db FILE           the datastore: conversations, settings, documents (default PRESAGE_DB, else the app's data folder)
-  --api-key KEY       require "Authorization: Bearer KEY" on /v1 (required off loopback)
+  --api-key KEY       require the key on /v1 ("Authorization: Bearer KEY") and on the app API (the
+                      printed address carries a token derived from it); required off loopback
   --model FILE        target model to load at start (a path, or a file name in the models folder)
   --draft FILE        draft model for the "draft" strategy (same vocabulary as the target)
   --threads N         llama.cpp threads (default: the settings', else automatic)
@@ -46,6 +48,8 @@ export const serveCommand: Command = {
             "no-build": { type: "boolean" }
         });
         const port = intOption(values.port, "port", 7745, 0, 65535);
+        if (values["api-key"] != null && values["api-key"].trim() === "")
+            throw new UsageError("--api-key is empty: give it a secret (a long random string), or leave it out on 127.0.0.1");
         const say = (line: string) => process.stderr.write(`presage serve: ${line}\n`);
         if (!values["no-build"]) {
             const built = await ensureRendererBuilt(say);
@@ -68,7 +72,7 @@ export const serveCommand: Command = {
                 }
             });
         } catch (err) {
-            if (err instanceof ServerConfigError || err instanceof ServiceError) throw new CliError(err.message);
+            if (err instanceof ServerConfigError || err instanceof ServiceError || err instanceof DatastoreError) throw new CliError(err.message);
             throw err;
         }
         const info = server.services.models.info();

@@ -74,6 +74,25 @@ describe("Datastore.open", () => {
         expect(sha(path)).toBe(before);
     });
 
+    it("refuses a database with a damaged page deep inside at open, not mid-request", () => {
+        const path = join(dir, "deep.db");
+        const ds = Datastore.open(path);
+        const conversation = ds.conversations.create({ title: "long" });
+        for (let i = 0; i < 400; i++) ds.conversations.addMessage(conversation.id, { role: "user", content: `message ${i} `.repeat(40) });
+        ds.close();
+        const raw = new BetterSqlite3(path, { readonly: true });
+        const root = (raw.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'messages'").get() as { rootpage: number }).rootpage;
+        const pageSize = raw.pragma("page_size", { simple: true }) as number;
+        raw.close();
+        // The messages table spans many pages, so its root is an interior page: garble its cell pointers.
+        const bytes = readFileSync(path);
+        bytes.fill(0xee, (root - 1) * pageSize + 12, (root - 1) * pageSize + 200);
+        writeFileSync(path, bytes);
+        const before = sha(path);
+        expectDatastoreError(path, "corrupt", /is not a Presage database or is corrupt \(.*\)/);
+        expect(sha(path)).toBe(before);
+    });
+
     it("refuses another application's SQLite database", () => {
         const path = join(dir, "other.db");
         const raw = new BetterSqlite3(path);

@@ -1,6 +1,6 @@
 import BetterSqlite3, { type Database } from "better-sqlite3";
 import { EventEmitter } from "node:events";
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConversationStore } from "./conversations.ts";
 import { DatastoreError } from "./datastore-error.ts";
@@ -73,11 +73,12 @@ export class Datastore {
         const existing = Datastore.inspect(file);
         if (existing === "missing") {
             if (options.readonly) throw new DatastoreError(`${file} does not exist; index some documents first.`, "unusable");
-            mkdirSync(dirname(file), { recursive: true });
+            makeFolder(dirname(file));
         } else {
             // Look before writing anything: opening read-write would switch the journal mode,
             // and a migration would rewrite a newer schema we do not understand.
             Datastore.checkCompatible(file, migrations.latest);
+            if (!options.readonly) Datastore.checkWritable(file);
         }
         let db: Database;
         try {
@@ -100,6 +101,8 @@ export class Datastore {
         } catch (err) {
             db.close();
             if (err instanceof DatastoreError) throw err;
+            // Root ignores file modes, a read-only mount does not: a sound file can still refuse writes.
+            if (/^SQLITE_(READONLY|CANTOPEN)/.test(String((err as { code?: unknown }).code))) throw Datastore.readOnly(file, err);
             throw Datastore.corrupt(file, err);
         }
         return new Datastore(db, file);
@@ -165,12 +168,39 @@ export class Datastore {
                     `${file} was written by a newer Presage (schema ${version}, this build knows ${latest}); update Presage to open it (the file was left as it is).`,
                     "newer-version"
                 );
+            // A damaged page deeper in the file passes every check above and would only fail (or be
+            // written over) later, mid-request. quick_check reads every page once without the slower
+            // index cross-checks of integrity_check.
+            const problems = (probe.pragma("quick_check(5)") as { quick_check: string }[]).map((r) => r.quick_check);
+            if (problems.length !== 1 || problems[0] !== "ok") throw Datastore.corrupt(file, new Error(problems.join("; ").replace(/\s+/g, " ").slice(0, 300)));
         } catch (err) {
             if (err instanceof DatastoreError) throw err;
+            // A WAL file in a folder we may not write cannot even be read: that is not damage.
+            if (/^SQLITE_(READONLY|CANTOPEN)/.test(String((err as { code?: unknown }).code))) throw Datastore.readOnly(file, err);
             throw Datastore.corrupt(file, err);
         } finally {
             probe?.close();
         }
+    }
+
+    /** A sound file (or its folder, where the WAL files go) that this process may not write. */
+    private static checkWritable(file: string): void {
+        for (const path of [file, dirname(file)]) {
+            try {
+                accessSync(path, constants.W_OK);
+            } catch (err) {
+                throw Datastore.readOnly(file, err);
+            }
+        }
+    }
+
+    private static readOnly(file: string, cause: unknown): DatastoreError {
+        const code = (cause as { code?: unknown })?.code;
+        return new DatastoreError(
+            `${file} is read-only${typeof code === "string" ? ` (${code})` : ""}: Presage needs to write to it and to its folder; make them writable or choose another file (the file was left as it is).`,
+            "read-only",
+            { cause }
+        );
     }
 
     private static corrupt(file: string, cause?: unknown): DatastoreError {
@@ -180,5 +210,38 @@ export class Datastore {
             "corrupt",
             { cause }
         );
+    }
+}
+
+/**
+ * Creates `dir` and its missing parents one level at a time. Node's recursive mkdir never returns
+ * on some paths (under /proc it spins at 100% CPU), so each level is made on its own and the first
+ * failure is a one-line error.
+ */
+function makeFolder(dir: string): void {
+    const missing: string[] = [];
+    for (let at = dir; ; at = dirname(at)) {
+        let isDir: boolean;
+        try {
+            isDir = statSync(at).isDirectory();
+        } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if ((code === "ENOENT") && dirname(at) !== at) {
+                missing.push(at);
+                continue;
+            }
+            throw new DatastoreError(`Cannot create the folder ${dir} for the database (${code ?? (err as Error).message} on ${at}); choose another --db path.`, "unusable", { cause: err });
+        }
+        if (!isDir) throw new DatastoreError(`Cannot create the folder ${dir} for the database: ${at} is a file; choose another --db path.`, "unusable");
+        break;
+    }
+    for (const at of missing.reverse()) {
+        try {
+            mkdirSync(at);
+        } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === "EEXIST" && statSync(at, { throwIfNoEntry: false })?.isDirectory()) continue;
+            throw new DatastoreError(`Cannot create the folder ${dir} for the database (${code ?? (err as Error).message} on ${at}); choose another --db path.`, "unusable", { cause: err });
+        }
     }
 }

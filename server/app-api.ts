@@ -287,6 +287,7 @@ export type AppErrorCode =
     | "busy"
     | "payload-too-large"
     | "unsupported-media-type"
+    | "request-timeout"
     | "cancelled"
     | "internal";
 

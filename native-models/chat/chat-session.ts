@@ -1,5 +1,6 @@
 import { resolveChatWrapper, SpecialToken, type ChatHistoryItem, type ChatWrapper, type LlamaText, type Token } from "node-llama-cpp";
 import type { GenerateRequest, GenerateResult, PresageEngine } from "../engine/presage-engine.ts";
+import { countTokens, Pauser } from "./token-count.ts";
 
 export interface ChatMessage {
     role: "system" | "user" | "assistant";
@@ -8,6 +9,16 @@ export interface ChatMessage {
 
 /** What a chat answer request carries besides the messages. */
 export type ChatRequest = Omit<GenerateRequest, "prompt">;
+
+/** A chat prompt ready for the engine. */
+export interface BuiltPrompt {
+    tokens: Token[];
+    /** The template's end-of-turn triggers, as tokens and as text. */
+    stopTokens: Token[];
+    stopStrings: string[];
+    /** Earlier messages left out to fit the context. */
+    dropped: number;
+}
 
 export interface ChatResult extends GenerateResult {
     /** Earlier messages dropped to fit the context (oldest first). */
@@ -23,6 +34,9 @@ export interface ChatResult extends GenerateResult {
  */
 export class ChatSession {
     private readonly wrapper: ChatWrapper;
+    /** Token counts of message texts seen lately, least recently used first. */
+    private readonly counts = new Map<string, number>();
+    private cost: { base: number; perMessage: number } | null = null;
 
     constructor(private readonly engine: PresageEngine) {
         this.wrapper = resolveChatWrapper(engine.model);
@@ -36,7 +50,7 @@ export class ChatSession {
     respond(messages: readonly ChatMessage[], request: ChatRequest = {}): Promise<ChatResult> {
         return this.engine.exclusive(async () => {
             const maxTokens = request.maxTokens ?? 256;
-            const { tokens, stopTokens, stopStrings, dropped } = this.buildPrompt(messages, maxTokens);
+            const { tokens, stopTokens, stopStrings, dropped } = await this.buildPrompt(messages, maxTokens);
             const result = await this.engine.generateNow(tokens, {
                 ...request,
                 maxTokens,
@@ -47,31 +61,145 @@ export class ChatSession {
         });
     }
 
-    /** The prompt tokens for answering `messages`, dropping old turns until `maxTokens` more fit. */
-    buildPrompt(messages: readonly ChatMessage[], maxTokens: number): { tokens: Token[]; stopTokens: Token[]; stopStrings: string[]; dropped: number } {
+    /**
+     * The prompt tokens for answering `messages`: the system messages and the longest run of newest
+     * turns (never starting with an assistant message) that leaves room for `maxTokens` more.
+     *
+     * Each message's content is tokenized once (and remembered across calls, since clients resend
+     * the whole conversation every turn), newest first until the context is full, so the cost grows
+     * with what fits rather than with the history's length; the estimate is then checked on the
+     * rendered template, a few renders of at most a context's worth of text. The work yields to the
+     * event loop every few milliseconds so that one long request does not stall the server.
+     */
+    async buildPrompt(messages: readonly ChatMessage[], maxTokens: number): Promise<BuiltPrompt> {
         if (messages.length === 0 || messages[messages.length - 1]!.role !== "user")
             throw new Error("A chat answer needs a conversation that ends with a user message.");
+        const pause = new Pauser();
         const system = messages.filter((m) => m.role === "system");
-        let turns = messages.filter((m) => m.role !== "system");
-        const budget = this.engine.context.contextSize - Math.min(maxTokens, Math.floor(this.engine.context.contextSize / 2)) - 2;
-        let dropped = 0;
-        for (;;) {
-            const state = this.wrapper.generateContextState({ chatHistory: toHistory([...system, ...turns]) });
-            const tokens = state.contextText.tokenize(this.engine.model.tokenizer);
-            if (tokens.length <= budget || turns.length <= 1) {
-                if (tokens.length > budget)
-                    throw new Error(`The message is ${tokens.length} tokens long but the context holds ${this.engine.context.contextSize}: shorten it or raise the context size.`);
-                const { stopTokens, stopStrings } = this.stopTriggers(state.stopGenerationTriggers);
-                return { tokens, stopTokens, stopStrings, dropped };
+        const turns = messages.filter((m) => m.role !== "system");
+        const contextSize = this.engine.context.contextSize;
+        const budget = contextSize - Math.min(maxTokens, Math.floor(contextSize / 2)) - 2;
+        const tooLong = (tokens: number, exact: boolean) =>
+            new Error(`The message is ${exact ? "" : "more than "}${tokens} tokens long but the context holds ${contextSize}: shorten it or raise the context size.`);
+
+        // Where a prompt may start: a user turn, never an assistant's answer without its question.
+        const starts: number[] = [];
+        turns.forEach((m, i) => {
+            if (m.role !== "assistant") starts.push(i);
+        });
+        const { base, perMessage } = this.templateCost();
+        // Far over the budget on estimate alone: refuse before rendering (and tokenizing) all of it.
+        const ceiling = budget + Math.max(16, Math.floor(budget / 4));
+        const clearlyTooLong = (tokens: number) => tokens > ceiling;
+        let estimate = base;
+        for (const m of system) {
+            estimate += perMessage + await this.countTokens(m.content, ceiling - estimate, pause);
+            if (clearlyTooLong(estimate)) throw tooLong(budget, false);
+        }
+        let guess = turns.length - 1;
+        for (let i = turns.length - 1; i >= 0; i--) {
+            estimate += perMessage + await this.countTokens(turns[i]!.content, ceiling - estimate, pause);
+            if (estimate > budget) {
+                if (i === turns.length - 1 && clearlyTooLong(estimate)) throw tooLong(budget, false);
+                break;
             }
-            // Drop the oldest turn; never leave an assistant message first.
-            turns = turns.slice(1);
-            dropped++;
-            while (turns.length > 1 && turns[0]!.role === "assistant") {
-                turns = turns.slice(1);
-                dropped++;
+            guess = i;
+        }
+
+        // fits() shrinks as the prompt starts earlier: gallop from the estimate, then bisect.
+        const rendered = new Map<number, { state: ReturnType<ChatWrapper["generateContextState"]>; tokens: Token[] }>();
+        const render = async (at: number) => {
+            let r = rendered.get(at);
+            if (r == null) {
+                await pause.maybe();
+                const state = this.wrapper.generateContextState({ chatHistory: toHistory([...system, ...turns.slice(starts[at])]) });
+                r = { state, tokens: state.contextText.tokenize(this.engine.model.tokenizer) };
+                rendered.set(at, r);
+            }
+            return r;
+        };
+        const fits = async (at: number) => (await render(at)).tokens.length <= budget;
+        const last = starts.length - 1;
+        let at = starts.findIndex((s) => s >= guess);
+        if (at < 0) at = last;
+        let best: number;
+        if (await fits(at)) {
+            // Extend towards older turns while they fit.
+            let lo = at, step = 1;
+            best = at;
+            for (;;) {
+                const next = Math.max(0, best - step);
+                if (next === best) break;
+                if (await fits(next)) {
+                    best = next;
+                    step *= 2;
+                } else {
+                    lo = next;
+                    break;
+                }
+            }
+            if (best > 0 && lo < best) best = await this.bisect(lo, best, fits);
+        } else {
+            // Drop turns until it fits; the latest message alone must.
+            let hi = at, step = 1;
+            for (;;) {
+                const next = Math.min(last, hi + step);
+                if (await fits(next)) {
+                    best = await this.bisect(hi, next, fits);
+                    break;
+                }
+                if (next === last) throw tooLong((await render(last)).tokens.length, true);
+                hi = next;
+                step *= 2;
             }
         }
+        const { state, tokens } = (await render(best))!;
+        const { stopTokens, stopStrings } = this.stopTriggers(state.stopGenerationTriggers);
+        return { tokens, stopTokens, stopStrings, dropped: starts[best]! };
+    }
+
+    /** The smallest index in (fails, fitting] that fits, given that `fails` does not and `fitting` does. */
+    private async bisect(fails: number, fitting: number, fits: (at: number) => Promise<boolean>): Promise<number> {
+        while (fitting - fails > 1) {
+            const mid = (fails + fitting) >> 1;
+            if (await fits(mid)) fitting = mid;
+            else fails = mid;
+        }
+        return fitting;
+    }
+
+    /**
+     * Tokens of a message's text, or a number above `limit` once it is clearly longer. Long texts are
+     * counted a slice at a time (slice edges may shift a token or two: it is an estimate, checked later).
+     */
+    private async countTokens(text: string, limit: number, pause: Pauser): Promise<number> {
+        const cached = this.counts.get(text);
+        if (cached != null) {
+            // Refresh its place: least recently used entries leave first.
+            this.counts.delete(text);
+            this.counts.set(text, cached);
+            return cached;
+        }
+        const { count, whole } = await countTokens(this.engine.model, text, limit, pause);
+        if (whole && text.length <= maxCachedChars) {
+            this.counts.set(text, count);
+            if (this.counts.size > maxCachedCounts) this.counts.delete(this.counts.keys().next().value!);
+        }
+        return count;
+    }
+
+    /** What the template adds: once per prompt (`base`) and per message, measured once on this model. */
+    private templateCost(): { base: number; perMessage: number } {
+        if (this.cost == null) {
+            const length = (messages: ChatMessage[]) =>
+                this.wrapper.generateContextState({ chatHistory: toHistory(messages) }).contextText.tokenize(this.engine.model.tokenizer).length;
+            const text = (t: string) => this.engine.model.tokenize(t, false).length;
+            const one = length([{ role: "user", content: "c" }]);
+            const three = length([{ role: "user", content: "a" }, { role: "assistant", content: "b" }, { role: "user", content: "c" }]);
+            const perMessage = Math.max(0, Math.round((three - one - text("a") - text("b")) / 2));
+            this.cost = { base: Math.max(0, one - text("c") - perMessage), perMessage };
+        }
+        return this.cost;
     }
 
     private stopTriggers(triggers: readonly LlamaText[]): { stopTokens: Token[]; stopStrings: string[] } {
@@ -98,3 +226,7 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     history.push({ type: "model", response: [] });
     return history;
 }
+
+/** Longer texts are not remembered (a few of them would outweigh thousands of ordinary messages). */
+const maxCachedChars = 64 * 1024;
+const maxCachedCounts = 4096;

@@ -26,6 +26,7 @@ const statusByCode: Record<AppErrorCode, number> = {
     conflict: 409,
     "payload-too-large": 413,
     "unsupported-media-type": 415,
+    "request-timeout": 408,
     // nginx's "client closed request": only ever logged, the client is gone.
     cancelled: 499,
     internal: 500,

@@ -149,11 +149,16 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
             if (includeUsage) sse.data(shape.usageOnly(result));
             sse.data("[DONE]");
         } catch (err) {
+            // Nothing sent yet: the caller answers with the error's own status and JSON body.
             if (!sse.isStarted) throw err;
-            // Headers are gone: the error travels as an event, as OpenAI's own streams do.
-            sse.data(errorBody(toHttpError(err), "openai"));
+            if (ctx.signal.aborted) return;
+            // Headers are gone: the error travels as an `error` event with OpenAI's error body (its
+            // clients throw it as an APIError), and [DONE] still closes the stream.
+            sse.event("error", errorBody(toHttpError(err), "openai"));
+            sse.data("[DONE]");
         } finally {
-            sse.end();
+            // Ending an unstarted response here would send an empty 200 before the error is answered.
+            if (sse.isStarted) sse.end();
         }
     }
 }

@@ -39,6 +39,12 @@ const common = {
     strategies: strategies.optional()
 };
 
+/**
+ * Most messages one chat request may carry. The prompt builder reads only as many of the newest as
+ * fit the context, but validating and holding many thousands is work no client needs done.
+ */
+export const maxMessages = 2048;
+
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const content = z.union([
     z.string(),
@@ -56,11 +62,13 @@ const message = z.object({
 
 export const chatCompletionSchema = z.object({
     ...common,
-    messages: z.array(message).min(1).max(10_000),
+    messages: z.array(message)
+        .min(1, { message: "give at least one message" })
+        .max(maxMessages, { message: `at most ${maxMessages} messages are accepted; send only the recent part of a longer conversation` }),
     max_completion_tokens: z.number().int().min(1).max(1_000_000).nullable().optional(),
     tools: z.array(z.unknown()).max(0, { message: "tools are not supported" }).nullable().optional(),
     response_format: z.object({ type: z.literal("text", { message: "only the text response format is supported" }) }).nullable().optional()
-}).refine((r) => r.messages.at(-1)!.role === "user", { message: "the last message must be the user's", path: ["messages"] });
+}).refine((r) => r.messages.length === 0 || r.messages.at(-1)?.role === "user", { message: "the last message must be the user's", path: ["messages"] });
 
 export const completionSchema = z.object({
     ...common,

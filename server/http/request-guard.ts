@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import { HttpError } from "./http-error.ts";
@@ -49,20 +49,38 @@ export function checkHostAndOrigin(req: IncomingMessage, allowed: ReadonlySet<st
         throw new HttpError(403, "forbidden", `Requests from pages of other sites are refused (Origin ${origin.slice(0, 100)}).`);
 }
 
-/** The app API's per-run token, in the `x-presage-token` header. */
-export function checkAppToken(req: IncomingMessage, token: string): void {
+/**
+ * The app API's token, in the `x-presage-token` header. With an API key set, `Authorization: Bearer
+ * <key>` is accepted too (the token is then derived from the key, see `appTokenForKey`).
+ */
+export function checkAppToken(req: IncomingMessage, token: string, apiKey: string | null = null): void {
     const given = req.headers["x-presage-token"];
-    if (typeof given !== "string" || !safeEqual(given, token))
-        throw new HttpError(401, "unauthorized", "This needs the page's x-presage-token header: open the address that `presage serve` printed.");
+    if (typeof given === "string" && safeEqual(given, token)) return;
+    if (apiKey != null && bearer(req) != null && safeEqual(bearer(req)!, apiKey)) return;
+    throw new HttpError(401, "unauthorized", apiKey == null
+        ? "This needs the page's x-presage-token header: open the address that `presage serve` printed."
+        : "This server has an API key: open the address that `presage serve` printed (its #token= carries the page's key), or send \"Authorization: Bearer <key>\".");
+}
+
+/**
+ * The app token of a server started with an API key: derived from the key, so that only someone who
+ * has the key (or the address `presage serve` printed) can use the app API, and the same across runs.
+ */
+export function appTokenForKey(apiKey: string): string {
+    return createHmac("sha256", apiKey).update("presage app token").digest("base64url");
 }
 
 /** The OpenAI-compatible API's key, as `Authorization: Bearer <key>`, when one is set. */
 export function checkApiKey(req: IncomingMessage, apiKey: string | null): void {
     if (apiKey == null) return;
-    const header = req.headers.authorization ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (match == null || !safeEqual(match[1]!.trim(), apiKey))
+    const given = bearer(req);
+    if (given == null || !safeEqual(given, apiKey))
         throw new HttpError(401, "unauthorized", "This server needs its API key as \"Authorization: Bearer <key>\" (the --api-key it was started with).");
+}
+
+function bearer(req: IncomingMessage): string | null {
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    return match == null ? null : match[1]!.trim();
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -6,7 +6,7 @@ import { appRoutes } from "./app-routes.ts";
 import { errorBody, HttpError, toHttpError } from "./http-error.ts";
 import { openAiRoutes } from "./openai-routes.ts";
 import { rendererDistDir } from "./renderer-build.ts";
-import { allowedHostHeaders, checkApiKey, checkAppToken, checkHostAndOrigin, isLoopbackHost } from "./request-guard.ts";
+import { allowedHostHeaders, appTokenForKey, checkApiKey, checkAppToken, checkHostAndOrigin, isLoopbackHost } from "./request-guard.ts";
 import { Router, sendJson } from "./router.ts";
 import { setSecurityHeaders } from "./security-headers.ts";
 import { notBuiltPage, StaticFiles } from "./static-files.ts";
@@ -16,12 +16,24 @@ export interface ServerOptions {
     host?: string;
     /** Port (default 7745; 0 picks a free one). */
     port?: number;
-    /** Key for `Authorization: Bearer` on /v1 (required off loopback; optional on it). */
+    /**
+     * Key for `Authorization: Bearer` (required off loopback; optional on it). When set it guards
+     * everything but the page's static files: /v1, and /api through a token derived from it that only
+     * `appUrl` carries (the page is then served without a token).
+     */
     apiKey?: string | null;
-    /** The app API's per-run token (default: random). Tests fix it; users never need to. */
+    /** The app API's token (default: derived from `apiKey` when there is one, else random per run). */
     token?: string;
     /** Largest request body accepted (default 1 MiB); larger ones get 413. */
     maxBodyBytes?: number;
+    /**
+     * Time a request's headers have to arrive, and then its body, in ms each (default 10 s); a body
+     * still incomplete then gets 408 and the connection is closed. Responses (streams) may run for as
+     * long as they generate.
+     */
+    bodyTimeoutMs?: number;
+    /** Open connections at most (default 128); more are closed as they arrive. */
+    maxConnections?: number;
     /** The built chat window (default renderer/dist). */
     rendererDir?: string;
     /** Extra Host names to answer to (e.g. a name this machine has on the LAN), without the port. */
@@ -51,6 +63,17 @@ export interface RunningServer {
     close(): Promise<void>;
 }
 
+/** A body that did not arrive in time: 408 when nothing was answered yet, and the connection closes. */
+function bodyTooSlow(req: IncomingMessage, res: ServerResponse, style: "app" | "openai"): void {
+    if (req.complete || res.destroyed) return;
+    if (!res.headersSent)
+        sendJson(res, 408, errorBody(new HttpError(408, "request-timeout", "The request body did not arrive in time; send it at once."), style), { connection: "close" });
+    else res.end();
+    // Unread body bytes must not be taken for the next request; give the answer a moment to leave.
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), 1000).unref();
+}
+
 /** Thrown for options that must not start a server (binding off loopback without an API key). */
 export class ServerConfigError extends Error {}
 
@@ -61,6 +84,8 @@ export class ServerConfigError extends Error {}
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
     const host = options.host ?? "127.0.0.1";
     const apiKey = options.apiKey ?? null;
+    if (apiKey != null && apiKey.trim() === "")
+        throw new ServerConfigError("The API key is empty: give --api-key a secret (a long random string), or leave --api-key out on 127.0.0.1.");
     if (!isLoopbackHost(host) && apiKey == null)
         throw new ServerConfigError(`Binding to ${host} exposes the model to the network: give --api-key KEY (or bind 127.0.0.1).`);
     const ownServices = options.services == null || !("api" in options.services);
@@ -72,10 +97,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (ownServices) await services.close();
         throw err;
     }
-    const token = options.token ?? randomBytes(24).toString("base64url");
+    const token = options.token ?? (apiKey != null ? appTokenForKey(apiKey) : randomBytes(24).toString("base64url"));
     const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-    // Off loopback the page is reachable by others: only the printed address carries the token then.
-    const files = new StaticFiles({ dir: options.rendererDir ?? rendererDistDir, token: isLoopbackHost(host) ? token : null });
+    const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+    // With a key, or off loopback, others can fetch the page: only the printed address carries the
+    // token then, so the page alone cannot use /api.
+    const files = new StaticFiles({ dir: options.rendererDir ?? rendererDistDir, token: isLoopbackHost(host) && apiKey == null ? token : null });
     const api = new Router(appRoutes({ api: services.api, maxBodyBytes }));
     const v1 = new Router(openAiRoutes({ models: services.models, generation: services.generation, maxBodyBytes }));
     let allowed = new Set<string>();
@@ -88,13 +115,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const pathname = (req.url ?? "/").split("?")[0]!;
         const style = pathname === "/v1" || pathname.startsWith("/v1/") ? "openai" : "app";
         setSecurityHeaders(res);
+        const bodyDeadline = req.complete ? null : setTimeout(() => bodyTooSlow(req, res, style), bodyTimeoutMs);
+        if (bodyDeadline != null) {
+            const clear = () => clearTimeout(bodyDeadline);
+            req.once("end", clear);
+            res.once("close", clear);
+        }
         try {
             checkHostAndOrigin(req, allowed);
             const url = new URL(req.url ?? "/", "http://localhost");
             const method = req.method ?? "GET";
             let router: Router | null = null;
             if (url.pathname === "/api" || url.pathname.startsWith("/api/")) {
-                checkAppToken(req, token);
+                checkAppToken(req, token, apiKey);
                 router = api;
             } else if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
                 checkApiKey(req, apiKey);
@@ -131,10 +164,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
     };
 
-    const server = createServer((req, res) => void handle(req, res));
-    // SSE streams and long answers outlive Node's default request timeout.
-    server.requestTimeout = 0;
-    server.headersTimeout = 30_000;
+    // Node checks its request deadlines every `connectionsCheckingInterval`; a second keeps them close.
+    const server = createServer({ connectionsCheckingInterval: Math.min(1000, bodyTimeoutMs) }, (req, res) => void handle(req, res));
+    // Node's own deadlines cover receiving a request only, never the response, so streams may run
+    // as long as they generate. Ours (bodyTooSlow) answers first with a JSON 408; Node's
+    // requestTimeout is the backstop for a body nobody reads.
+    server.headersTimeout = bodyTimeoutMs;
+    server.requestTimeout = 2 * bodyTimeoutMs;
+    server.maxConnections = options.maxConnections ?? 128;
     try {
         await new Promise<void>((resolve, reject) => {
             server.once("error", reject);

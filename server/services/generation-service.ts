@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { ChatSession, type ChatMessage } from "../../native-models/chat/chat-session.ts";
+import { countTokens } from "../../native-models/chat/token-count.ts";
 import type { GenerateResult, PresageEngine, StepEvent } from "../../native-models/engine/presage-engine.ts";
 import type { RaceResponse, SamplingSettings, StrategyName } from "../app-api.ts";
 import type { ModelService } from "./model-service.ts";
@@ -72,6 +73,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
     /** Continues a raw text prompt (no chat template). */
     complete(prompt: string, options: GenerationOptions = {}): Promise<GenerationResult> {
         return this.models.use(async (engine) => {
+            await refuseClearlyTooLong(engine, prompt);
             const result = await guard(() => engine.generate({ prompt, ...this.request(engine, options, options.onText) }));
             this.emit("finished", { kind: "completion", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, droppedMessages: 0, modelPath: engine.info.modelPath };
@@ -140,6 +142,21 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             }
         };
     }
+}
+
+/**
+ * Refuses a prompt that is clearly longer than the context, counting it a slice at a time with pauses:
+ * the engine tokenizes a prompt in one synchronous call, which for a 1 MiB prompt held the event loop
+ * (every other request) for seconds. Near the limit the engine's exact check decides.
+ */
+async function refuseClearlyTooLong(engine: PresageEngine, prompt: string): Promise<void> {
+    const contextSize = engine.context.contextSize;
+    // No longer than the context in characters: cheap to tokenize whole, the engine's exact check decides.
+    if (prompt.length <= contextSize) return;
+    const limit = contextSize + 16;
+    const { count } = await countTokens(engine.model, prompt, limit);
+    if (count > limit)
+        throw new ServiceError("invalid-request", `The prompt has more than ${contextSize} tokens but the context holds ${contextSize}: shorten it or raise the context size.`);
 }
 
 /** Engine errors a request can cause (too long, not available) become "invalid-request"; the rest stay internal. */

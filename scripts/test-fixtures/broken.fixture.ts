@@ -1,0 +1,3 @@
+import { it } from "vitest";
+throw new Error("this file cannot load");
+it("never runs", () => {});

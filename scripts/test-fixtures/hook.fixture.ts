@@ -1,0 +1,6 @@
+import { beforeAll, describe, it } from "vitest";
+describe("a suite whose setup fails", () => {
+    beforeAll(() => { throw new Error("setup failed"); });
+    it("one", () => {});
+    it("two", () => {});
+});
