@@ -139,6 +139,7 @@ export class ModelService {
 
     /** Every model a request may name: the models folder's files, then the built-in one. */
     async availableModels(): Promise<AvailableModel[]> {
+        await ensureFolder(this.dir);
         const files = this.withBuiltin(await listModelFiles(this.dir));
         const seen = new Set<string>();
         const out: AvailableModel[] = [];
@@ -204,18 +205,22 @@ export class ModelService {
     async restore(): Promise<void> {
         const { targetModel, draftModel } = this.options.settings.get();
         if (targetModel != null && existsSync(targetModel)) {
-            try {
-                await this.load({ target: targetModel, draft: draftModel != null && existsSync(draftModel) ? draftModel : null });
-                return;
-            } catch (err) {
-                console.error(`presage: could not reload ${targetModel}: ${firstLine(err)}`);
-            }
+            const draft = draftModel != null && existsSync(draftModel) ? draftModel : null;
+            if (await this.tryLoad(targetModel, draft)) return;
         }
-        if (this.builtin == null || this.current != null) return;
+        if (this.builtin != null && this.current == null) await this.tryLoad(this.builtin, null);
+    }
+
+    /** A load at start: said at once (the window and `presage serve` show it), failures only logged. */
+    private async tryLoad(target: string, draft: string | null): Promise<boolean> {
+        this.setLoading({ target, draft, builtin: target === this.builtin, startedAt: Date.now(), progress: null });
         try {
-            await this.load({ target: this.builtin });
+            await this.load({ target, draft });
+            return true;
         } catch (err) {
-            console.error(`presage: could not load the built-in model: ${firstLine(err)}`);
+            if (this.loadingNow?.target === target) this.setLoading(null);
+            console.error(`presage: could not load ${target === this.builtin ? "the built-in model" : target}: ${firstLine(err)}`);
+            return false;
         }
     }
 
