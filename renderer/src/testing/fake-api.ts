@@ -82,7 +82,7 @@ export class FakeApi implements Api {
     async downloadPair(req: { pairId: string }): Promise<PairDownloadProgress> {
         this.record("downloadPair", req);
         const file = (fileName: string): DownloadProgress => ({ id: `f-${fileName}`, uri: `hf:org/x/${fileName}`, fileName, downloadedBytes: 0, totalBytes: 0, state: "downloading" });
-        return { id: `p${++this.ids}`, pairId: req.pairId, state: "downloading", target: file("target.gguf"), draft: file("draft.gguf"), downloadedBytes: 0, totalBytes: 4_500_000_000, bytesPerSecond: 0, etaSeconds: null };
+        return { id: `p-${req.pairId}`, pairId: req.pairId, state: "downloading", target: file("target.gguf"), draft: file("draft.gguf"), downloadedBytes: 0, totalBytes: 4_500_000_000, bytesPerSecond: 0, etaSeconds: null };
     }
     async setModelsFolder(req: { dir: string }) {
         this.record("setModelsFolder", req);
