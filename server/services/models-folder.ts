@@ -55,7 +55,7 @@ export const recommendedPairSpecs: readonly PairSpec[] = [
     {
         id: "qwen3-8b",
         title: "Qwen3 8B, drafted by Qwen3 0.6B",
-        note: "A strong general assistant; the 0.6B shares its 151k-token vocabulary. Needs about 8 GB of memory (RAM, or VRAM with a GPU).",
+        note: "A strong general assistant; the 0.6B shares its 151k-token vocabulary.",
         target: { repo: "bartowski/Qwen_Qwen3-8B-GGUF", fileName: "Qwen_Qwen3-8B-Q4_K_M.gguf", sizeBytes: 5.03 * GB },
         draft: { repo: "bartowski/Qwen_Qwen3-0.6B-GGUF", fileName: "Qwen_Qwen3-0.6B-Q8_0.gguf", sizeBytes: 0.64 * GB },
         memoryBytes: 8 * GB
@@ -63,7 +63,7 @@ export const recommendedPairSpecs: readonly PairSpec[] = [
     {
         id: "llama-3.1-8b",
         title: "Llama 3.1 8B Instruct, drafted by Llama 3.2 1B Instruct",
-        note: "Meta's 8B assistant; Llama 3.2 1B has the same 128k-token vocabulary. Needs about 8 GB of memory.",
+        note: "Meta's 8B assistant; Llama 3.2 1B has the same 128k-token vocabulary.",
         target: { repo: "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF", fileName: "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", sizeBytes: 4.92 * GB },
         draft: { repo: "bartowski/Llama-3.2-1B-Instruct-GGUF", fileName: "Llama-3.2-1B-Instruct-Q8_0.gguf", sizeBytes: 1.32 * GB },
         memoryBytes: 8 * GB
@@ -71,7 +71,7 @@ export const recommendedPairSpecs: readonly PairSpec[] = [
     {
         id: "llama-3.2-3b",
         title: "Llama 3.2 3B Instruct, drafted by Llama 3.2 1B Instruct",
-        note: "For machines with less memory: about 5 GB for both.",
+        note: "The small pair, for machines with less memory.",
         target: { repo: "bartowski/Llama-3.2-3B-Instruct-GGUF", fileName: "Llama-3.2-3B-Instruct-Q4_K_M.gguf", sizeBytes: 2.02 * GB },
         draft: { repo: "bartowski/Llama-3.2-1B-Instruct-GGUF", fileName: "Llama-3.2-1B-Instruct-Q8_0.gguf", sizeBytes: 1.32 * GB },
         memoryBytes: 5 * GB

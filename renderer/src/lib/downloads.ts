@@ -8,6 +8,13 @@ export function formatTransfer(p: { downloadedBytes: number; totalBytes: number;
     return parts.join(" · ");
 }
 
+/** Sizes as Hugging Face shows them (decimal units): "5.03 GB", "640 MB". */
+export function formatSize(bytes: number): string {
+    if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(bytes >= 1e10 ? 1 : 2)} GB`;
+    if (bytes >= 1e6) return `${Math.round(bytes / 1e6)} MB`;
+    return `${Math.round(bytes / 1e3)} KB`;
+}
+
 /** A model's file name from its path. */
 export function fileName(path: string | null | undefined): string {
     return path == null ? "none" : path.split(/[\\/]/).at(-1) ?? path;
