@@ -231,7 +231,8 @@ export class ModelService {
 
     private withBuiltin(files: ModelFile[]): ModelFile[] {
         const builtin = this.builtin;
-        if (builtin == null || files.some((f) => f.path === builtin)) return files;
+        // A copy in the folder (e.g. from `presage models pull`) stands for it.
+        if (builtin == null || files.some((f) => f.path === builtin || f.name === basename(builtin))) return files;
         let size = 0;
         try {
             size = statSync(builtin).size;
