@@ -36,7 +36,7 @@ describe("ModelsView", () => {
     it("loads a recommended pair whose files are in the folder", async () => {
         const { api } = await renderWith(ModelsView);
         const pair = await screen.findByTestId("pair-pair-1");
-        expect(pair.textContent).toContain("target.gguf (4.00 GB) + draft.gguf (500 MB) · needs about 6.00 GB of memory");
+        expect(pair.textContent).toContain("target.gguf (4 GB) + draft.gguf (500 MB) · needs about 6 GB of memory");
         await fireEvent.click(screen.getByTestId("pair-load"));
         await waitFor(() => expect(api.callsOf("loadModel")).toEqual([[{ target: "/models/target.gguf", draft: "/models/draft.gguf" }]]));
         await waitFor(() => expect(screen.getByTestId("pair-pair-1").textContent).toContain("In use"));

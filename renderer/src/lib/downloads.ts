@@ -10,7 +10,7 @@ export function formatTransfer(p: { downloadedBytes: number; totalBytes: number;
 
 /** Sizes as Hugging Face shows them (decimal units): "5.03 GB", "640 MB". */
 export function formatSize(bytes: number): string {
-    if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(bytes >= 1e10 ? 1 : 2)} GB`;
+    if (bytes >= 1e9) return `${Number((bytes / 1e9).toFixed(bytes >= 1e10 ? 1 : 2))} GB`;
     if (bytes >= 1e6) return `${Math.round(bytes / 1e6)} MB`;
     return `${Math.round(bytes / 1e3)} KB`;
 }
