@@ -128,9 +128,16 @@ export async function downloadModel(options: DownloadOptions): Promise<string> {
             };
             creating.then(resolve, reject);
         });
-        stop = cancel;
-        if (signal?.aborted || stalled) cancel();
-        else await downloader.download();
+        const started = downloader;
+        // ipull's cancel does not end a read that the server stopped feeding: stop waiting for it.
+        await new Promise<void>((resolve, reject) => {
+            stop = () => {
+                cancel();
+                reject(stalled ? stalledError() : aborted());
+            };
+            if (signal?.aborted || stalled) stop();
+            else started.download().then(() => resolve(), reject);
+        });
         if (stalled) throw stalledError();
         if (signal?.aborted) throw aborted();
     } catch (err) {

@@ -24,11 +24,11 @@ describeWithStories("model downloads", (storiesPath) => {
         await synthesizeModel({ out: synthPath, seed: 5 });
         const synth = readFileSync(synthPath);
         host = await startModelHost({
-            "/stories260K.gguf": stories, "/big-stories.gguf": big, "/not-a-model.gguf": Buffer.from("hello".repeat(1000)),
+            "/stories260K.gguf": stories, "/big-stories.gguf": big, "/not-a-model.gguf": Buffer.from("hello".repeat(1000)), "/stalls.gguf": big,
             // Hugging Face's layout for the recommended pairs: a matching pair, and one whose draft has another vocabulary.
             [qwen.target]: big, [qwen.draft]: stories,
             [llama.target]: stories, [llama.draft]: synth
-        });
+        }, { stallAfter: { "/stalls.gguf": 6 * 1024 * 1024 } });
         server = await startTestServer({ load: null, services: { huggingFaceEndpoint: host.url, downloadStallTimeoutMs: 1500 } });
         server.services.events.subscribe((e) => events.push(e));
     });
@@ -136,11 +136,23 @@ describeWithStories("model downloads", (storiesPath) => {
         }
     });
 
+    it("gives up on a server that stops sending mid-file after the stall timeout, keeping the partial file", async () => {
+        const { id } = (await api<{ id: string }>("POST", "/api/models/download", { uri: `${host.url}/stalls.gguf` })).body;
+        const t0 = performance.now();
+        const final = await server.services.models.downloads.wait(id);
+        expect(performance.now() - t0).toBeLessThan(15_000);
+        expect(final.state).toBe("error");
+        expect(final.error).toMatch(/^No data arrived from 127\.0\.0\.1:\d+ for 2 s: the network cannot be reached or the server stopped sending \(the partial file is kept/);
+        expect(final.downloadedBytes).toBeGreaterThan(0);
+        // ipull writes whole 5 MiB chunks: the first one is on disk, to be resumed.
+        await expect.poll(() => existsSync(join(server.modelsDir, "stalls.gguf.ipull"))).toBe(true);
+    });
+
     it("downloads a recommended pair in one go, pauses and resumes it, checks it, and it loads", async () => {
         const started = await api<PairDownloadProgress>("POST", "/api/models/download-pair", { pairId: "qwen3-8b" });
         expect(started.status).toBe(202);
         const id = started.body.id;
-        await expect.poll(() => server.services.models.downloads.getPair(id)!.downloadedBytes, { timeout: 20_000, interval: 20 }).toBeGreaterThan(2_000_000);
+        await expect.poll(() => server.services.models.downloads.getPair(id)!.downloadedBytes, { timeout: 20_000, interval: 20 }).toBeGreaterThan(4_000_000);
         expect((await api("POST", `/api/models/download/${id}/pause`)).status).toBe(204);
         const paused = server.services.models.downloads.getPair(id)!;
         expect(paused.state).toBe("paused");

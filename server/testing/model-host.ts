@@ -15,7 +15,7 @@ export interface ModelHost {
  * A model host on 127.0.0.1 standing in for Hugging Face: serves `files` by path, honours Range
  * requests, and sends 64 KiB every `delayMs` so that progress, pause and resume can be watched.
  */
-export async function startModelHost(files: Record<string, Buffer>, options: { delayMs?: number } = {}): Promise<ModelHost> {
+export async function startModelHost(files: Record<string, Buffer>, options: { delayMs?: number; stallAfter?: Record<string, number> } = {}): Promise<ModelHost> {
     const delay = options.delayMs ?? 15;
     const served: ModelHost["served"] = [];
     const server: Server = createServer((req, res) => {
@@ -35,8 +35,10 @@ export async function startModelHost(files: Record<string, Buffer>, options: { d
         const record = { path: req.url!, ranged: m != null, start, bytes: 0 };
         served.push(record);
         let offset = 0;
+        // A server that stops sending mid-file, and keeps the connection open.
+        const stallAt = options.stallAfter?.[req.url!] ?? Infinity;
         const tick = () => {
-            if (res.destroyed) return;
+            if (res.destroyed || start + offset >= stallAt) return;
             if (offset >= body.length) return void res.end();
             const piece = body.subarray(offset, offset + 64 * 1024);
             offset += piece.length;
