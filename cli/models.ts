@@ -1,14 +1,19 @@
 import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { modelsDir, storiesModel } from "../native-models/models-dir.ts";
-import { downloadModel, sha256File } from "../native-models/runtime/model-download.ts";
+import { join, resolve } from "node:path";
+import { builtinModelPath, modelsDir, storiesModel } from "../native-models/models-dir.ts";
+import { downloadModel, downloadStallTimeoutMs, sha256File } from "../native-models/runtime/model-download.ts";
 import { CliError, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
 const help = `presage models — the models folder
 
 Usage:
-  presage models list [--json]    GGUF files in the models folder (PRESAGE_MODELS_DIR, default ../shared/models)
-  presage models pull [--json]    download stories260K.gguf (the test model) from Hugging Face and check its SHA-256
+  presage models list [--dir DIR] [--json]   GGUF files in the models folder, and the built-in demo model
+  presage models pull [--dir DIR] [--json]   download stories260K.gguf from Hugging Face into the folder
+                                             and check its SHA-256 (the app already ships it built in)
+
+The models folder is --dir, else PRESAGE_MODELS_DIR, else "models" in the app's data folder.
+Downloads give up after ${downloadStallTimeoutMs / 1000} s without data (the partial file is kept and resumes);
+hf: URIs are fetched from HF_ENDPOINT when it is set.
 `;
 
 export const modelsCommand: Command = {
@@ -17,13 +22,19 @@ export const modelsCommand: Command = {
     help,
     async run(argv) {
         const [sub, ...rest] = argv;
-        const { values } = parseCommandArgs(rest, {});
-        const dir = modelsDir();
+        const { values } = parseCommandArgs(rest, { dir: { type: "string" } });
+        const dir = values.dir != null ? resolve(values.dir) : modelsDir();
         if (sub === "list") {
             const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".gguf")).sort();
             const files = await Promise.all(names.map(async (name) => ({ name, path: join(dir, name), size: (await stat(join(dir, name))).size })));
-            if (values.json) printJson({ dir, files });
-            else process.stdout.write(files.length ? files.map((f) => `${f.name}\t${(f.size / 2 ** 20).toFixed(1)} MiB`).join("\n") + "\n" : `no .gguf files in ${dir}\n`);
+            const builtin = await stat(builtinModelPath).then((s) => ({ name: storiesModel.fileName, path: builtinModelPath, size: s.size }), () => null);
+            if (values.json) printJson({ dir, files, builtin });
+            else {
+                const lines = files.map((f) => `${f.name}\t${(f.size / 2 ** 20).toFixed(1)} MiB`);
+                if (lines.length === 0) lines.push(`no .gguf files in ${dir}`);
+                if (builtin != null) lines.push(`${builtin.name}\t${(builtin.size / 2 ** 20).toFixed(1)} MiB\t(built in)`);
+                process.stdout.write(lines.join("\n") + "\n");
+            }
             return 0;
         }
         if (sub === "pull") {

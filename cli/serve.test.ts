@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, expect, it } from "vitest";
 import { packageRoot } from "../native-models/models-dir.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
+import { startBlackHole } from "../server/testing/model-host.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "presage-serve-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,4 +105,72 @@ it("says a sound database it may not write is read-only, not damaged", async () 
     const again = Datastore.open(db);
     expect(again.conversations.list().map((c) => c.title)).toEqual(["keep me"]);
     again.close();
+});
+
+/** `npx presage serve` as on a fresh clone: no PRESAGE_* or HF_* variables, a home folder of its own. */
+function freshServe(home: string, args: string[] = []) {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env))
+        if (!/^(PRESAGE_|HF_|XDG_)/.test(key) && key !== "HOME" && key !== "UV_THREADPOOL_SIZE") env[key] = value;
+    env.HOME = home;
+    // detached: its own process group, so a Ctrl+C can be sent the way a terminal sends it.
+    const child = spawn(process.execPath, [join(packageRoot, "bin", "presage.js"), "serve", "--port", "0", "--no-build", ...args], { cwd: home, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const appUrl = new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d) => {
+            out += d;
+            const m = /chat window: (http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)/.exec(out);
+            if (m) resolve(m[1]!);
+        });
+        void exited.then((code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+    });
+    return { child, exited, appUrl, output: () => out, errors: () => err, ctrlC: () => process.kill(-child.pid!, "SIGINT") };
+}
+
+it("serves the built-in model from a fresh clone with no settings and no network, and Ctrl+C stops it whatever is in flight", async () => {
+    const home = mkdtempSync(join(tmpdir(), "presage-fresh-home-"));
+    const serve = freshServe(home);
+    try {
+        const base = new URL(await serve.appUrl).origin;
+        const token = new URL(await serve.appUrl).hash.replace("#token=", "");
+        expect(serve.output()).toMatch(/model: +stories260K\.gguf \(the built-in demo model\)/);
+        // The models folder is made in the app's data folder, not beside the package.
+        const dataDir = join(home, ".config", "Presage");
+        expect(serve.output()).toContain(`models:      ${join(dataDir, "models")}`);
+        const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "none", maxRetries: 0 });
+        expect((await client.models.list()).data.map((m) => m.id)).toEqual(["stories260K"]);
+        const answer = await client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 8 });
+        expect(answer.choices[0]!.message.content!.length).toBeGreaterThan(0);
+        const plain = await client.completions.create({ model: "", prompt: "Once upon a time", max_tokens: 4 } as never);
+        expect(plain.model).toBe("stories260K");
+        expect(existsSync(join(dataDir, "models"))).toBe(true);
+        expect(existsSync(join(dataDir, "presage.db"))).toBe(true);
+
+        // In flight at once: a download from a host that never answers, and a long streamed answer.
+        const hole = await startBlackHole();
+        try {
+            const started = await fetch(`${base}/api/models/download`, { method: "POST", headers: { "x-presage-token": token, "content-type": "application/json" }, body: JSON.stringify({ uri: `${hole.url}/big.gguf` }) });
+            expect(started.status).toBe(202);
+            const stream = await client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "Tell a long story" }], max_tokens: 100_000, stream: true });
+            const reading = (async () => {
+                try {
+                    for await (const _ of stream) { /* until the server goes */ }
+                } catch { /* the server went away */ }
+            })();
+            await new Promise((r) => setTimeout(r, 500));
+            const t0 = performance.now();
+            serve.ctrlC();
+            expect(await serve.exited).toBe(0);
+            expect(performance.now() - t0).toBeLessThan(5000);
+            await reading;
+        } finally {
+            await hole.close();
+        }
+    } finally {
+        if (serve.child.exitCode == null) process.kill(-serve.child.pid!, "SIGKILL");
+        rmSync(home, { recursive: true, force: true });
+    }
 });

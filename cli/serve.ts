@@ -1,6 +1,5 @@
 import { basename } from "node:path";
 import { DatastoreError } from "../datastore/datastore-error.ts";
-import { modelsDir as defaultModelsDir } from "../native-models/models-dir.ts";
 import { ensureRendererBuilt } from "../server/http/renderer-build.ts";
 import { ServerConfigError, startServer } from "../server/http/server.ts";
 import { defaultDbPath } from "../server/services/data-dir.ts";
@@ -14,11 +13,13 @@ Usage: presage serve [options]
 Options:
   --host ADDR         address to bind (default 127.0.0.1); any other needs --api-key
   --port N            port (default 7745; 0 picks a free one)
-  --models-dir DIR    the models folder (default PRESAGE_MODELS_DIR, else ../shared/models)
+  --models-dir DIR    the models folder (default PRESAGE_MODELS_DIR, else the one chosen in the window,
+                      else "models" in the app's data folder; created on first use)
   --db FILE           the datastore: conversations, settings, documents (default PRESAGE_DB, else the app's data folder)
   --api-key KEY       require the key on /v1 ("Authorization: Bearer KEY") and on the app API (the
                       printed address carries a token derived from it); required off loopback
-  --model FILE        target model to load at start (a path, or a file name in the models folder)
+  --model FILE        target model to load at start (a path, or a file name in the models folder;
+                      default: the last one used, else the built-in demo model stories260K)
   --draft FILE        draft model for the "draft" strategy (same vocabulary as the target)
   --threads N         llama.cpp threads (default: the settings', else automatic)
   --max-queue N       requests that may wait for the model (default 16); more get 503
@@ -26,9 +27,13 @@ Options:
   --json              print one JSON line { url, appUrl, token, openaiBaseUrl } instead of the text
 
 The chat window is at the printed address (its #token= part lets the page use the app API).
-Requests are answered one at a time on the model; others wait in line.
-Stop with Ctrl+C.
+Requests are answered one at a time on the model; others wait in line. A request naming another
+model of the models folder loads it first (GET /v1/models lists them).
+Stop with Ctrl+C (a second Ctrl+C stops at once).
 `;
+
+/** How long stopping may take before the process ends anyway. */
+const shutdownDeadlineMs = 4000;
 
 export const serveCommand: Command = {
     name: "serve",
@@ -65,7 +70,7 @@ export const serveCommand: Command = {
                 model: values.model,
                 draft: values.draft ?? null,
                 services: {
-                    modelsDir: values["models-dir"] ?? defaultModelsDir(),
+                    modelsDir: values["models-dir"] ?? (process.env.PRESAGE_MODELS_DIR || undefined),
                     dbPath: values.db ?? defaultDbPath(),
                     threads: values.threads == null ? undefined : intOption(values.threads, "threads", 1, 1, 1024),
                     maxWaiting: intOption(values["max-queue"], "max-queue", 16, 0, 10_000)
@@ -75,25 +80,41 @@ export const serveCommand: Command = {
             if (err instanceof ServerConfigError || err instanceof ServiceError || err instanceof DatastoreError) throw new CliError(err.message);
             throw err;
         }
+        // The last used model, else the built-in one, loads in the background: the window shows its
+        // progress, and requests wait for it.
+        if (values.model == null) void server.services.restoreModels();
         const info = server.services.models.info();
-        if (values.json) printJson({ url: server.url, appUrl: server.appUrl, token: server.token, openaiBaseUrl: `${server.url}/v1`, model: info?.modelPath ?? null });
+        const loading = server.services.models.loading();
+        if (values.json) printJson({ url: server.url, appUrl: server.appUrl, token: server.token, openaiBaseUrl: `${server.url}/v1`, model: info?.modelPath ?? loading?.target ?? null });
         else {
             process.stdout.write([
                 `Presage is serving on ${server.url}`,
                 `  chat window: ${server.appUrl}`,
                 `  OpenAI API:  ${server.url}/v1 ${values["api-key"] != null ? "(Authorization: Bearer <your --api-key>)" : "(no key needed on this machine)"}`,
-                `  model:       ${info == null ? "none loaded yet (choose one in the window)" : basename(info.modelPath) + (info.draftModelPath ? ` drafted by ${basename(info.draftModelPath)}` : "")}`,
+                `  model:       ${info != null ? basename(info.modelPath) + (info.draftModelPath ? ` drafted by ${basename(info.draftModelPath)}` : "")
+                    : loading != null ? `${basename(loading.target)}${loading.builtin ? " (the built-in demo model)" : ""}, loading…`
+                    : "none (choose one in the window)"}`,
+                `  models:      ${server.services.models.modelsDir}`,
                 ""
             ].join("\n"));
         }
-        if (values.model == null) void server.services.restoreModels();
         await new Promise<void>((resolve) => {
             const stop = () => resolve();
             process.once("SIGINT", stop);
             process.once("SIGTERM", stop);
         });
         say("stopping…");
-        await server.close();
+        // Whatever is in flight (an answer, a download, indexing, watchers) gets a few seconds to let
+        // go; a second Ctrl+C, or the deadline, ends the process anyway.
+        const again = new Promise<"forced">((resolve) => {
+            process.once("SIGINT", () => resolve("forced"));
+            process.once("SIGTERM", () => resolve("forced"));
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), shutdownDeadlineMs)));
+        const how = await Promise.race([server.close().then(() => "closed" as const), again, deadline]);
+        clearTimeout(timer);
+        if (how !== "closed") say(how === "late" ? `still busy after ${shutdownDeadlineMs / 1000} s: stopping anyway` : "stopping at once");
         return 0;
     }
 };

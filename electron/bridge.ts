@@ -1,5 +1,5 @@
 import type {
-    AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, CreateConversationRequest, DownloadRequest, LoadModelRequest,
+    AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, CreateConversationRequest, DownloadRequest, LoadModelRequest, ModelsFolderRequest, PairDownloadRequest,
     RaceRequest, SendMessageRequest, Settings, UpdateConversationRequest
 } from "../server/app-api.ts";
 import { eventChannels, invokeChannels, type InvokeMethod, type IpcResult } from "./ipc-channels.ts";
@@ -16,6 +16,8 @@ export interface PresageBridge extends Omit<AppApi, "sendMessage"> {
     sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void): Promise<void>;
     /** A native open dialog; resolves to the chosen paths, or [] if cancelled. */
     choosePaths(options: ChoosePathsOptions): Promise<string[]>;
+    /** Shows the models folder in the system's file manager. */
+    openModelsFolder(): Promise<void>;
 }
 
 /** The part of Electron's ipcRenderer the bridge uses (so it can be exercised without Electron). */
@@ -53,6 +55,10 @@ export function createBridge(ipc: IpcRendererLike): PresageBridge {
         checkDraft: (request: { target: string; draft: string }) => call("checkDraft", request),
         downloadModel: (request: DownloadRequest) => call("downloadModel", request),
         cancelDownload: (id: string) => call("cancelDownload", id),
+        pauseDownload: (id: string) => call("pauseDownload", id),
+        downloadPair: (request: PairDownloadRequest) => call("downloadPair", request),
+        setModelsFolder: (request: ModelsFolderRequest) => call("setModelsFolder", request),
+        openModelsFolder: () => call("openModelsFolder"),
         listConversations: (search?: string) => call("listConversations", search),
         createConversation: (request: CreateConversationRequest) => call("createConversation", request),
         getConversation: (id: string) => call("getConversation", id),

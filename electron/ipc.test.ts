@@ -39,7 +39,7 @@ describe("isTrustedSender", () => {
  * Electron's IPC transport cannot run here (no Electron binary); this carries the same calls between
  * the real bridge and the real handlers over the real services, the way ipcRenderer/ipcMain would.
  */
-function wire(services: AppServices, frameUrl: () => string) {
+function wire(services: AppServices, frameUrl: () => string, opened: string[] = []) {
     const handlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>>();
     const rendererListeners = new Map<string, Set<(event: unknown, ...args: unknown[]) => void>>();
     const sender = {
@@ -72,7 +72,8 @@ function wire(services: AppServices, frameUrl: () => string) {
     const unregister = registerIpcHandlers({
         ipcMain, api: services.api,
         isTrusted: (url) => isTrustedSender(url, { fileUrl: page }),
-        choosePaths: async (_event, options) => [`/chosen/${options.kind}`]
+        choosePaths: async (_event, options) => [`/chosen/${options.kind}`],
+        openFolder: async (path) => void opened.push(path)
     });
     const stopEvents = forwardAppEvents(services.api, () => [sender]);
     return { handlers, bridge: createBridge(ipcRenderer), rendererListeners, unregister, stopEvents };
@@ -83,11 +84,12 @@ describeWithStories("the IPC handlers and the preload bridge", (storiesPath) => 
     let services: AppServices;
     let frame = page;
     let w: ReturnType<typeof wire>;
+    const opened: string[] = [];
 
     beforeAll(async () => {
         services = createAppServices({ modelsDir: join(storiesPath, ".."), dbPath: join(dir, "p.db"), threads: 1, calibrate: false });
         await services.models.load({ target: storiesPath });
-        w = wire(services, () => frame);
+        w = wire(services, () => frame, opened);
     });
     afterAll(async () => {
         w?.unregister();
@@ -127,6 +129,17 @@ describeWithStories("the IPC handlers and the preload bridge", (storiesPath) => 
         await expect(w.bridge.getConversation("12345")).rejects.toMatchObject({ code: "not-found" });
         await expect(w.bridge.updateSettings({ theme: "purple" } as never)).rejects.toMatchObject({ code: "invalid-request", message: expect.stringMatching(/theme/) });
         await expect(w.bridge.choosePaths({ kind: "disk" } as never)).rejects.toMatchObject({ code: "invalid-request" });
+    });
+
+    it("opens the models folder and nothing else, and changes it", async () => {
+        // The bridge method takes no path: whatever the page sends, only the services' folder opens.
+        await (w.bridge.openModelsFolder as (...a: unknown[]) => Promise<void>)("/etc");
+        expect(opened).toEqual([services.models.modelsDir]);
+        const other = join(dir, "models-elsewhere");
+        expect((await w.bridge.setModelsFolder({ dir: other })).dir).toBe(other);
+        await w.bridge.openModelsFolder();
+        expect(opened.at(-1)).toBe(other);
+        await expect(w.bridge.setModelsFolder({ dir: "relative" })).rejects.toMatchObject({ code: "invalid-request" });
     });
 
     it("refuses every message from a frame that is not our page", async () => {

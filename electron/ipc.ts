@@ -22,6 +22,8 @@ export interface IpcHandlersOptions {
     isTrusted: (frameUrl: string | null) => boolean;
     /** The native open dialog for the window of `event`. */
     choosePaths: (event: InvokeEventLike, options: ChoosePathsOptions) => Promise<string[]>;
+    /** Shows a folder in the system's file manager (Electron's shell.openPath). */
+    openFolder?: (path: string) => Promise<void>;
 }
 
 type Handler = (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>;
@@ -42,6 +44,14 @@ export function registerIpcHandlers(options: IpcHandlersOptions): () => void {
         checkDraft: (_e, request) => api.checkDraft(request as never),
         downloadModel: (_e, request) => api.downloadModel(request as never),
         cancelDownload: (_e, id) => api.cancelDownload(s(id)),
+        pauseDownload: (_e, id) => api.pauseDownload(s(id)),
+        downloadPair: (_e, request) => api.downloadPair(request as never),
+        setModelsFolder: (_e, request) => api.setModelsFolder(request as never),
+        // Only ever the models folder (asked of the services), never a path from the page.
+        openModelsFolder: async () => {
+            if (options.openFolder == null) throw new ServiceError("invalid-request", "Opening folders is not available here.");
+            await options.openFolder((await api.listModels()).dir);
+        },
         listConversations: (_e, search) => api.listConversations(search == null ? undefined : s(search)),
         createConversation: (_e, request) => api.createConversation((request ?? {}) as never),
         getConversation: (_e, id) => api.getConversation(s(id)),

@@ -36,7 +36,9 @@ async function start(): Promise<void> {
     lockDownSessions();
     const userData = app.getPath("userData");
     services = createAppServices({
-        modelsDir: process.env.PRESAGE_MODELS_DIR ?? join(userData, "models"),
+        // PRESAGE_MODELS_DIR fixes the folder; otherwise the one chosen in the window, else userData/models.
+        modelsDir: process.env.PRESAGE_MODELS_DIR,
+        defaultModelsDir: join(userData, "models"),
         dbPath: process.env.PRESAGE_DB ?? join(userData, "presage.db"),
         cacheDir: join(userData, "cache")
     });
@@ -51,6 +53,10 @@ async function start(): Promise<void> {
                 ? await dialog.showOpenDialog(win, { title: options.title, properties, filters: options.filters })
                 : await dialog.showOpenDialog({ title: options.title, properties, filters: options.filters });
             return result.canceled ? [] : result.filePaths;
+        },
+        openFolder: async (path) => {
+            const failure = await shell.openPath(path);
+            if (failure !== "") throw new Error(`The folder ${path} could not be opened: ${failure}`);
         }
     });
     forwardAppEvents(services.api, () => BrowserWindow.getAllWindows().map((w) => w.webContents));

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,9 +14,22 @@ export const storiesModel = {
     size: 1_185_376
 } as const;
 
-/** `PRESAGE_MODELS_DIR`, or `../shared/models` beside the package. */
+/**
+ * Where Presage keeps its data (datastore, models folder) when no one says otherwise:
+ * PRESAGE_DATA_DIR, else the platform's place for application data (the folder Electron's
+ * `userData` is for an app named Presage, so the desktop app and `presage serve` share it).
+ */
+export function appDataDir(): string {
+    if (process.env.PRESAGE_DATA_DIR) return resolve(process.env.PRESAGE_DATA_DIR);
+    const home = homedir();
+    if (process.platform === "darwin") return join(home, "Library", "Application Support", "Presage");
+    if (process.platform === "win32") return join(process.env.APPDATA ?? join(home, "AppData", "Roaming"), "Presage");
+    return join(process.env.XDG_CONFIG_HOME ?? join(home, ".config"), "Presage");
+}
+
+/** The models folder by default: `PRESAGE_MODELS_DIR`, else `models` in the app's data folder. */
 export function modelsDir(): string {
-    return resolve(process.env.PRESAGE_MODELS_DIR ?? join(packageRoot, "..", "shared", "models"));
+    return process.env.PRESAGE_MODELS_DIR ? resolve(process.env.PRESAGE_MODELS_DIR) : join(appDataDir(), "models");
 }
 
 /** The built-in demo model shipped inside the package (`models/stories260K.gguf`). */

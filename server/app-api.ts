@@ -60,21 +60,74 @@ export interface EngineInfo {
     calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number } | null;
     /** Strategies usable with what is loaded. */
     available: DraftSource[];
+    /** The target is the built-in demo model (stories260K, shipped inside the app). */
+    builtin?: boolean;
 }
 
 export interface ModelFile {
     name: string;
     path: string;
     size: number;
+    /** The built-in demo model shipped with the app (not in the models folder). */
+    builtin?: boolean;
+}
+
+/** One file of a recommended pair, on Hugging Face. */
+export interface RecommendedFile {
+    /** `owner/name` of the Hugging Face repository. */
+    repo: string;
+    fileName: string;
+    /** Size on Hugging Face (approximate: the download reports the exact one). */
+    sizeBytes: number;
+    /** `hf:owner/name/file.gguf` */
+    uri: string;
+    /** Where it is in the models folder, or null when it is not downloaded yet. */
+    path: string | null;
+}
+
+/** A target and a small draft of the same family (same vocabulary), downloadable in one click. */
+export interface RecommendedPair {
+    id: string;
+    title: string;
+    note: string;
+    target: RecommendedFile;
+    draft: RecommendedFile;
+    /** Memory (RAM or VRAM) both need together at a 4096-token context, approximately. */
+    memoryBytes: number;
 }
 
 /** GET /api/models */
 export interface ModelsResponse {
+    /** The models folder (created on first use). */
     dir: string;
+    /** Why the folder cannot be used (cannot be created, not a folder), or null when it is fine. */
+    dirError: string | null;
+    /** The GGUF files in the folder, then the built-in model (marked `builtin`). */
     files: ModelFile[];
     loaded: EngineInfo | null;
-    /** Known-good target/draft pairs to suggest. */
-    recommended: { target: string; draft: string; note: string }[];
+    /** The model being loaded now, if any. */
+    loading: ModelLoading | null;
+    /** Known-good target/draft pairs to download and load. */
+    recommended: RecommendedPair[];
+    /** Downloads of this run (also sent as events). */
+    downloads: DownloadProgress[];
+    pairDownloads: PairDownloadProgress[];
+}
+
+/** A model load in progress (sent as "model-loading" events; null when it ended). */
+export interface ModelLoading {
+    target: string;
+    draft: string | null;
+    builtin: boolean;
+    /** ms since the epoch */
+    startedAt: number;
+    /** 0..1 when the engine reports it, else null (the window shows an indeterminate bar). */
+    progress: number | null;
+}
+
+/** POST /api/models/folder { dir } → ModelsResponse: use (and remember) another models folder, created if missing. */
+export interface ModelsFolderRequest {
+    dir: string;
 }
 
 /** POST /api/models/load → EngineInfo. A draft with another vocabulary: 400 with code "vocabulary-mismatch". */
@@ -95,13 +148,47 @@ export interface DownloadRequest {
     uri: string;
 }
 
+/**
+ * One file's download. "paused" and "cancelled" both keep the partial file: downloading the same
+ * URI again (or the pair again) resumes it where it stopped.
+ */
 export interface DownloadProgress {
     id: string;
     uri: string;
     fileName: string;
     downloadedBytes: number;
     totalBytes: number;
-    state: "downloading" | "done" | "cancelled" | "error";
+    state: "downloading" | "paused" | "done" | "cancelled" | "error";
+    /** Over the last few seconds; 0 when nothing is arriving. */
+    bytesPerSecond?: number;
+    /** Seconds left at the current speed, or null when unknown. */
+    etaSeconds?: number | null;
+    /** One line, when state is "error". */
+    error?: string;
+}
+
+/** POST /api/models/download-pair { pairId } → PairDownloadProgress; "pair-download" events follow. */
+export interface PairDownloadRequest {
+    pairId: string;
+}
+
+/**
+ * A recommended pair's download: both files, then a check that both load (GGUF and vocabulary) and
+ * that their vocabularies match; "ready" offers to load them. Pause/cancel with the download routes
+ * and this id; starting the pair again resumes it.
+ */
+export interface PairDownloadProgress {
+    /** The download id (pause/cancel take it). */
+    id: string;
+    pairId: string;
+    state: "downloading" | "paused" | "cancelled" | "verifying" | "ready" | "error";
+    target: DownloadProgress;
+    draft: DownloadProgress;
+    downloadedBytes: number;
+    totalBytes: number;
+    bytesPerSecond: number;
+    etaSeconds: number | null;
+    /** One line, when state is "error" (a failed download, or vocabularies that differ). */
     error?: string;
 }
 
@@ -261,6 +348,9 @@ export type AppEvent =
     | { type: "index-progress"; progress: IndexProgress }
     | { type: "download-progress"; progress: DownloadProgress }
     | { type: "engine"; engine: EngineInfo | null }
+    | { type: "model-loading"; loading: ModelLoading | null }
+    | { type: "pair-download"; pair: PairDownloadProgress }
+    | { type: "models-folder"; dir: string }
     | { type: "settings"; settings: Settings };
 
 /** DELETE /api/history clears the history retrieval source: past answers stop feeding the history drafter; conversations stay. */
@@ -269,6 +359,8 @@ export type AppEvent =
 export interface AppState {
     settings: Settings;
     engine: EngineInfo | null;
+    /** A model being loaded (at start: the last used one, else the built-in one). */
+    loading?: ModelLoading | null;
     version: string;
 }
 
@@ -309,8 +401,14 @@ export interface AppApi {
     checkDraft(request: { target: string; draft: string }): Promise<DraftCheckResponse>;
     /** POST /api/models/download */
     downloadModel(request: DownloadRequest): Promise<{ id: string }>;
-    /** DELETE /api/models/download/:id */
+    /** DELETE /api/models/download/:id (a file's or a pair's download; the partial files are kept) */
     cancelDownload(id: string): Promise<void>;
+    /** POST /api/models/download/:id/pause (a file's or a pair's download; resume by starting it again) */
+    pauseDownload(id: string): Promise<void>;
+    /** POST /api/models/download-pair */
+    downloadPair(request: PairDownloadRequest): Promise<PairDownloadProgress>;
+    /** POST /api/models/folder */
+    setModelsFolder(request: ModelsFolderRequest): Promise<ModelsResponse>;
     /** GET /api/conversations?search= */
     listConversations(search?: string): Promise<Conversation[]>;
     /** POST /api/conversations */

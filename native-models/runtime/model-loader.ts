@@ -8,6 +8,8 @@ export interface LoadModelOptions {
     gpuLayers?: number | "auto" | "max";
     /** Load only the tokenizer (for indexing documents). */
     vocabOnly?: boolean;
+    /** How far llama.cpp has read the weights, 0..1 (the window's loading bar). */
+    onLoadProgress?: (progress: number) => void;
 }
 
 /** A model file that cannot be used, with the reason in one sentence. */
@@ -32,7 +34,7 @@ export async function loadModelFile(llama: Llama, path: string, options: LoadMod
         throw new ModelFileError(path, `${(err as Error).message.split("\n")[0]} Download the model again or choose another file.`);
     }
     try {
-        return await llama.loadModel({ modelPath: path, gpuLayers: options.gpuLayers ?? "auto", vocabOnly: options.vocabOnly });
+        return await llama.loadModel({ modelPath: path, gpuLayers: options.gpuLayers ?? "auto", vocabOnly: options.vocabOnly, onLoadProgress: options.onLoadProgress });
     } catch (err) {
         throw new ModelFileError(path, `llama.cpp could not load ${path}: ${(err as Error).message.split("\n")[0]}`);
     }

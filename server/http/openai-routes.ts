@@ -23,10 +23,10 @@ export interface OpenAiRoutesOptions {
  */
 export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesOptions): Route[] {
     return [
-        { method: "GET", path: "/v1/models", handler: async (ctx) => sendJson(ctx.res, 200, { object: "list", data: listModels() }) },
+        { method: "GET", path: "/v1/models", handler: async (ctx) => sendJson(ctx.res, 200, { object: "list", data: await listModels() }) },
         {
             method: "GET", path: "/v1/models/:id", handler: async (ctx) => {
-                const model = listModels().find((m) => m.id === ctx.params.id || `${m.id}.gguf` === ctx.params.id);
+                const model = (await listModels()).find((m) => m.id === ctx.params.id || `${m.id}.gguf` === ctx.params.id);
                 if (model == null) throw unknownModel(ctx.params.id!);
                 sendJson(ctx.res, 200, model);
             }
@@ -35,19 +35,23 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
         { method: "POST", path: "/v1/completions", handler: completions }
     ];
 
-    function listModels() {
-        const info = models.info();
-        if (info == null) return [];
-        return [{ id: modelId(info.modelPath), object: "model" as const, created: 0, owned_by: "presage" }];
+    /** Every model in the models folder and the built-in one: a request naming one that is not loaded loads it. */
+    async function listModels() {
+        return (await models.availableModels()).map((m) => ({ id: m.id, object: "model" as const, created: 0, owned_by: "presage" }));
     }
 
-    /** The loaded model, when `requested` names it (or names nothing). */
-    function checkModel(requested: string | undefined): string {
-        const info = models.info();
-        if (info == null) throw new ServiceError("no-model", "No model is loaded: start the server with --model FILE or load one in the app.");
-        const id = modelId(info.modelPath);
-        if (requested != null && requested !== "" && requested !== id && requested !== `${id}.gguf`) throw unknownModel(requested);
-        return id;
+    /** The model file a request names (undefined: the loaded one), and the id its answer carries. */
+    async function checkModel(requested: string | undefined): Promise<{ id: string; path: string | undefined }> {
+        let path: string | undefined;
+        try {
+            path = await models.requestedModel(requested);
+        } catch (err) {
+            if (err instanceof ServiceError && err.code === "model-not-found") throw unknownModel(requested ?? "");
+            throw err;
+        }
+        const current = path ?? models.info()?.modelPath ?? models.loading()?.target;
+        if (current == null) throw new ServiceError("no-model", "No model is loaded: start the server with --model FILE or load one in the app.");
+        return { id: modelId(current), path };
     }
 
     function options(req: ChatCompletionRequest | CompletionRequest, signal: AbortSignal): GenerationOptions {
@@ -72,11 +76,11 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
 
     async function chatCompletions(ctx: RouteContext): Promise<void> {
         const req = validate(chatCompletionSchema, await readJsonBody(ctx.req, maxBodyBytes), "chat completion request");
-        const model = checkModel(req.model);
+        const { id: model, path } = await checkModel(req.model);
         const messages: ChatMessage[] = req.messages.map((m) => ({ role: m.role === "developer" ? "system" : m.role, content: m.content }));
         const { id, created } = completionIds("chat");
         if (!req.stream) {
-            const result = await generation.chat(messages, options(req, ctx.signal));
+            const result = await generation.chat(messages, { ...options(req, ctx.signal), model: path });
             if (ctx.signal.aborted) return;
             sendJson(ctx.res, 200, {
                 id, object: "chat.completion", created, model,
@@ -93,16 +97,16 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
             piece: (text) => chunk({ content: text }, null),
             last: (result) => chunk({}, finishReason(result.stopReason), { usage: usage(result), speculative: speculative(result) }),
             usageOnly: (result) => ({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usage(result) }),
-            run: (onText) => generation.chat(messages, { ...options(req, ctx.signal), onText })
+            run: (onText) => generation.chat(messages, { ...options(req, ctx.signal), model: path, onText })
         });
     }
 
     async function completions(ctx: RouteContext): Promise<void> {
         const req = validate(completionSchema, await readJsonBody(ctx.req, maxBodyBytes), "completion request");
-        const model = checkModel(req.model);
+        const { id: model, path } = await checkModel(req.model);
         const { id, created } = completionIds("text");
         if (!req.stream) {
-            const result = await generation.complete(req.prompt, options(req, ctx.signal));
+            const result = await generation.complete(req.prompt, { ...options(req, ctx.signal), model: path });
             if (ctx.signal.aborted) return;
             sendJson(ctx.res, 200, {
                 id, object: "text_completion", created, model,
@@ -119,7 +123,7 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
             piece: (text) => chunk(text, null),
             last: (result) => chunk("", finishReason(result.stopReason), { usage: usage(result), speculative: speculative(result) }),
             usageOnly: (result) => ({ id, object: "text_completion", created, model, choices: [], usage: usage(result) }),
-            run: (onText) => generation.complete(req.prompt, { ...options(req, ctx.signal), onText })
+            run: (onText) => generation.complete(req.prompt, { ...options(req, ctx.signal), model: path, onText })
         });
     }
 
@@ -164,5 +168,5 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
 }
 
 function unknownModel(name: string): HttpError {
-    return new HttpError(404, "model-not-found", `The model "${name.slice(0, 200)}" is not loaded here: GET /v1/models lists the one that is.`);
+    return new HttpError(404, "model-not-found", `The model "${name.slice(0, 200)}" is not here: GET /v1/models lists the models that are.`);
 }

@@ -1,7 +1,7 @@
 import type {
     AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, AppState, Conversation, ConversationWithMessages,
     CreateConversationRequest, DocumentSource, DocumentsResponse, DownloadRequest, DraftCheckResponse, EngineInfo,
-    LoadModelRequest, ModelsResponse, RaceRequest, RaceResponse, SendMessageRequest, Settings, UpdateConversationRequest
+    LoadModelRequest, ModelsFolderRequest, ModelsResponse, PairDownloadProgress, PairDownloadRequest, RaceRequest, RaceResponse, SendMessageRequest, Settings, UpdateConversationRequest
 } from "../app-api.ts";
 import type { ChatService } from "./chat-service.ts";
 import type { DocumentService } from "./document-service.ts";
@@ -31,7 +31,7 @@ export class AppService implements AppApi {
     constructor(private readonly parts: AppServiceParts) {}
 
     async getState(): Promise<AppState> {
-        return { settings: this.parts.settings.get(), engine: this.parts.models.info(), version: this.parts.version };
+        return { settings: this.parts.settings.get(), engine: this.parts.models.info(), loading: this.parts.models.loading(), version: this.parts.version };
     }
 
     async updateSettings(patch: Partial<Settings>): Promise<Settings> {
@@ -56,6 +56,18 @@ export class AppService implements AppApi {
 
     cancelDownload(id: string): Promise<void> {
         return this.parts.models.downloads.cancel(validate(idSchema, id, "download id"));
+    }
+
+    pauseDownload(id: string): Promise<void> {
+        return this.parts.models.downloads.pause(validate(idSchema, id, "download id"));
+    }
+
+    downloadPair(request: PairDownloadRequest): Promise<PairDownloadProgress> {
+        return this.parts.models.downloadPair(request);
+    }
+
+    setModelsFolder(request: ModelsFolderRequest): Promise<ModelsResponse> {
+        return this.parts.models.setModelsFolder(request);
     }
 
     async listConversations(search?: string): Promise<Conversation[]> {

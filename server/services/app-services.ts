@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Datastore } from "../../datastore/datastore.ts";
-import { packageRoot } from "../../native-models/models-dir.ts";
+import { modelsDir as defaultModelsDir, packageRoot } from "../../native-models/models-dir.ts";
 import { AppService } from "./app-service.ts";
 import { ChatService } from "./chat-service.ts";
 import { DatastoreConversations } from "./datastore-conversations.ts";
@@ -9,13 +9,24 @@ import { attachDatastoreDrafters } from "../../native-models/drafters/datastore-
 import { DocumentService } from "./document-service.ts";
 import { EventBus } from "./event-bus.ts";
 import { GenerationService } from "./generation-service.ts";
-import { ModelService } from "./model-service.ts";
+import { ModelService, modelsDirKey } from "./model-service.ts";
 import { firstLine } from "./service-error.ts";
-import { SettingsService } from "./settings-service.ts";
+import { SettingsService, type SettingsStore } from "./settings-service.ts";
 
 export interface AppServicesOptions {
-    /** The models folder (listed, downloaded into). */
-    modelsDir: string;
+    /**
+     * The models folder (listed, downloaded into) for this run, overriding the one chosen in the
+     * window. Left out: the chosen one, else `defaultModelsDir`.
+     */
+    modelsDir?: string;
+    /** The models folder when nothing else says (default: `models` in the app's data folder). */
+    defaultModelsDir?: string;
+    /** The built-in demo model (default models/stories260K.gguf); null for none. */
+    builtinModel?: string | null;
+    /** Where `hf:` downloads come from (default HF_ENDPOINT, else https://huggingface.co). */
+    huggingFaceEndpoint?: string;
+    /** Give up a download when no byte arrives for this long (default: the CLI's). */
+    downloadStallTimeoutMs?: number;
     /** The datastore file (conversations, settings, documents); created if missing. */
     dbPath: string;
     /** Requests that may wait for the engine (default 16). */
@@ -43,7 +54,7 @@ export interface AppServices {
     readonly version: string;
     /**
      * Loads the models the settings remember (what was loaded last time) if their files are still
-     * there; failures are reported on the console and as an "engine" event with null, never thrown.
+     * there, else the built-in model; failures are reported on the console, never thrown.
      */
     restoreModels(): Promise<void>;
     /** Stops answers and downloads, frees the model, closes the datastore. */
@@ -56,7 +67,10 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     const events = new EventBus();
     const settings = new SettingsService(datastore.settings, events);
     const models = new ModelService({
-        modelsDir: options.modelsDir, settings, events,
+        modelsDir: options.modelsDir ?? storedModelsDir(datastore.settings) ?? options.defaultModelsDir ?? defaultModelsDir(),
+        store: datastore.settings, builtinModel: options.builtinModel,
+        huggingFaceEndpoint: options.huggingFaceEndpoint, downloadStallTimeoutMs: options.downloadStallTimeoutMs,
+        settings, events,
         maxWaiting: options.maxWaiting, calibrate: options.calibrate, threads: options.threads, cacheDir: options.cacheDir
     });
     const generation = new GenerationService(models, settings);
@@ -74,14 +88,8 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     let closed = false;
     return {
         api, events, settings, models, generation, chat, documents, datastore, version,
-        async restoreModels() {
-            const { targetModel, draftModel } = settings.get();
-            if (targetModel == null || !existsSync(targetModel)) return;
-            try {
-                await models.load({ target: targetModel, draft: draftModel != null && existsSync(draftModel) ? draftModel : null });
-            } catch (err) {
-                console.error(`presage: could not reload ${targetModel}: ${firstLine(err)}`);
-            }
+        restoreModels() {
+            return models.restore();
         },
         async close() {
             if (closed) return;
@@ -92,6 +100,12 @@ export function createAppServices(options: AppServicesOptions): AppServices {
             datastore.close();
         }
     };
+}
+
+/** The models folder chosen in the window, when it is still a sensible value. */
+function storedModelsDir(store: SettingsStore): string | undefined {
+    const dir = store.getJson(modelsDirKey);
+    return typeof dir === "string" && dir !== "" ? dir : undefined;
 }
 
 function packageVersion(): string {

@@ -31,6 +31,8 @@ export interface GenerationOptions {
     onText?: (piece: string) => void;
     /** OpenAI-style penalties over the last 64 tokens (0 = off). */
     penalties?: { frequencyPenalty?: number; presencePenalty?: number };
+    /** The model file to answer with (ModelService.requestedModel), loaded in this request's turn if needed. */
+    model?: string;
 }
 
 export interface GenerationResult extends GenerateResult {
@@ -67,7 +69,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             const result = await guard(() => session.respond(messages, this.request(engine, options, trimmed == null ? undefined : (t) => trimmed.push(t))));
             this.emit("finished", { kind: "chat", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, modelPath: engine.info.modelPath };
-        }, { signal: options.signal });
+        }, { signal: options.signal, model: options.model });
     }
 
     /** Continues a raw text prompt (no chat template). */
@@ -77,7 +79,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             const result = await guard(() => engine.generate({ prompt, ...this.request(engine, options, options.onText) }));
             this.emit("finished", { kind: "completion", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, droppedMessages: 0, modelPath: engine.info.modelPath };
-        }, { signal: options.signal });
+        }, { signal: options.signal, model: options.model });
     }
 
     /**

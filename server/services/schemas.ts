@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type {
-    AddDocumentsRequest, CreateConversationRequest, DownloadRequest, LoadModelRequest, RaceRequest, SamplingSettings,
+    AddDocumentsRequest, CreateConversationRequest, DownloadRequest, LoadModelRequest, ModelsFolderRequest, PairDownloadRequest, RaceRequest, SamplingSettings,
     SendMessageRequest, Settings, StrategyName, UpdateConversationRequest
 } from "../app-api.ts";
 
@@ -60,6 +60,10 @@ export const downloadSchema = z.strictObject({
 }) satisfies z.ZodType<DownloadRequest>;
 
 export const idSchema = z.string().min(1).max(200);
+
+export const pairDownloadSchema = z.strictObject({ pairId: z.string().min(1).max(200) }) satisfies z.ZodType<PairDownloadRequest>;
+
+export const modelsFolderSchema = z.strictObject({ dir: z.string().min(1).max(4096) }) satisfies z.ZodType<ModelsFolderRequest>;
 
 export const createConversationSchema = z.strictObject({
     title: z.string().max(500).optional(),

@@ -3,11 +3,13 @@ import { readSse } from "./sse.ts";
 import type { AnswerEvent, AppEvent } from "./types.ts";
 
 /** What the window asks of the services: the bridge's methods, whichever transport carries them. */
-export interface Api extends Omit<PresageBridge, "choosePaths"> {
+export interface Api extends Omit<PresageBridge, "choosePaths" | "openModelsFolder"> {
     /** "electron": window.presage (IPC); "web": HTTP + SSE to the page's own origin. */
     readonly mode: "electron" | "web";
     /** The native open dialog, or null where there is none (web mode: type a path instead). */
     readonly choosePaths: PresageBridge["choosePaths"] | null;
+    /** Shows the models folder in the file manager, or null where the window cannot (web mode: it shows the path). */
+    readonly openModelsFolder: PresageBridge["openModelsFolder"] | null;
 }
 
 /** An error the services reported: a sentence for the user, and a code for the program. */
@@ -57,6 +59,7 @@ export function bridgeApi(bridge: PresageBridge): Api {
         };
     }
     if (typeof bridge.choosePaths !== "function") api.choosePaths = null;
+    if (typeof bridge.openModelsFolder !== "function") api.openModelsFolder = null;
     return api as unknown as Api;
 }
 
@@ -138,6 +141,7 @@ export function httpApi(options: HttpApiOptions): Api {
     return {
         mode: "web",
         choosePaths: null,
+        openModelsFolder: null,
         getState: () => request("GET", "/api/state"),
         updateSettings: (patch) => request("PUT", "/api/settings", patch),
         listModels: () => request("GET", "/api/models"),
@@ -145,6 +149,9 @@ export function httpApi(options: HttpApiOptions): Api {
         checkDraft: (req) => request("POST", "/api/models/check-draft", req),
         downloadModel: (req) => request("POST", "/api/models/download", req),
         cancelDownload: (downloadId) => request("DELETE", `/api/models/download/${id(downloadId)}`),
+        pauseDownload: (downloadId) => request("POST", `/api/models/download/${id(downloadId)}/pause`),
+        downloadPair: (req) => request("POST", "/api/models/download-pair", req),
+        setModelsFolder: (req) => request("POST", "/api/models/folder", req),
         listConversations: (search) => request("GET", "/api/conversations" + (search ? `?search=${id(search)}` : "")),
         createConversation: (req) => request("POST", "/api/conversations", req),
         getConversation: (conversationId) => request("GET", `/api/conversations/${id(conversationId)}`),

@@ -1,5 +1,7 @@
 import type { Api } from "./api.ts";
-import type { AppEvent, DocumentsResponse, DownloadProgress, EngineInfo, IndexProgress, ModelsResponse, Settings } from "./types.ts";
+import type {
+    AppEvent, DocumentsResponse, DownloadProgress, EngineInfo, IndexProgress, ModelLoading, ModelsResponse, PairDownloadProgress, Settings
+} from "./types.ts";
 
 export type View = "chat" | "race" | "documents" | "models" | "settings";
 
@@ -15,7 +17,11 @@ export class AppStore {
     /** Latest progress per document source id. */
     indexProgress = $state.raw<Record<string, IndexProgress>>({});
     downloads = $state.raw<Record<string, DownloadProgress>>({});
+    /** Latest state per recommended pair's download id. */
+    pairDownloads = $state.raw<Record<string, PairDownloadProgress>>({});
     models = $state.raw<ModelsResponse | null>(null);
+    /** The model being loaded (at start: the last used one, else the built-in one). */
+    loading = $state.raw<ModelLoading | null>(null);
     /** The last failure for the user, one sentence. */
     error = $state<string | null>(null);
     loadError = $state<string | null>(null);
@@ -32,6 +38,7 @@ export class AppStore {
             const state = await this.api.getState();
             this.settings = state.settings;
             this.engine = state.engine;
+            this.loading = state.loading ?? null;
             this.version = state.version;
             this.loadError = null;
         } catch (err) {
@@ -61,6 +68,16 @@ export class AppStore {
             case "download-progress":
                 this.downloads = { ...this.downloads, [event.progress.id]: event.progress };
                 if (event.progress.state === "done") void this.loadModels();
+                break;
+            case "pair-download":
+                this.pairDownloads = { ...this.pairDownloads, [event.pair.id]: event.pair };
+                if (event.pair.state === "ready") void this.loadModels();
+                break;
+            case "model-loading":
+                this.loading = event.loading;
+                break;
+            case "models-folder":
+                void this.loadModels();
                 break;
         }
     }
@@ -96,8 +113,17 @@ export class AppStore {
 
     async loadModels(): Promise<void> {
         try {
-            this.models = await this.api.listModels();
-            if (this.models.loaded != null) this.engine = this.models.loaded;
+            const models = await this.api.listModels();
+            this.models = models;
+            if (models.loaded != null) this.engine = models.loaded;
+            this.loading = models.loading;
+            // Downloads started before this window opened (or before a reload).
+            const downloads = { ...this.downloads };
+            for (const d of models.downloads ?? []) downloads[d.id] ??= d;
+            this.downloads = downloads;
+            const pairs = { ...this.pairDownloads };
+            for (const p of models.pairDownloads ?? []) pairs[p.id] ??= p;
+            this.pairDownloads = pairs;
         } catch (err) {
             this.error = (err as Error).message;
         }

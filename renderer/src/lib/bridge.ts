@@ -15,6 +15,8 @@ export interface PresageBridge extends Omit<AppApi, "sendMessage"> {
     sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void): Promise<void>;
     /** A native open dialog (Electron's dialog.showOpenDialog); resolves to the chosen paths, [] if cancelled. */
     choosePaths(options: { kind: "folder" | "file"; title?: string; filters?: { name: string; extensions: string[] }[] }): Promise<string[]>;
+    /** Shows the models folder in the system's file manager (Electron's shell.openPath). */
+    openModelsFolder(): Promise<void>;
 }
 
 declare global {

@@ -1,6 +1,7 @@
 import type { Api } from "../lib/api.ts";
 import type {
-    AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, EngineInfo, Message, RaceRequest,
+    AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, DownloadProgress, EngineInfo, Message, ModelFile,
+    ModelsResponse, PairDownloadProgress, RaceRequest,
     RaceResponse, SendMessageRequest, Settings, StepEvent
 } from "../lib/types.ts";
 
@@ -11,6 +12,15 @@ import type {
 export class FakeApi implements Api {
     readonly mode = "web" as const;
     choosePaths: Api["choosePaths"] = null;
+    openModelsFolder: Api["openModelsFolder"] = null;
+    /** The models folder listModels reports; setModelsFolder changes it. */
+    modelsDir = "/models";
+    /** The folder's own files (the built-in model is added after them). */
+    modelFiles: ModelFile[] = [
+        { name: "target.gguf", path: "/models/target.gguf", size: 4_000_000_000 },
+        { name: "draft.gguf", path: "/models/draft.gguf", size: 500_000_000 },
+        { name: "other.gguf", path: "/models/other.gguf", size: 1_000_000 }
+    ];
     readonly calls: { method: string; args: unknown[] }[] = [];
     settings: Settings = structuredClone(defaultTestSettings);
     engine: EngineInfo | null = testEngine();
@@ -47,18 +57,38 @@ export class FakeApi implements Api {
         this.settings = { ...this.settings, ...patch, strategies: { ...this.settings.strategies, ...patch.strategies }, sampling: { ...this.settings.sampling, ...patch.sampling } };
         return structuredClone(this.settings);
     }
-    async listModels() {
+    async listModels(): Promise<ModelsResponse> {
         this.record("listModels");
+        const file = (repo: string, fileName: string, sizeBytes: number) => ({
+            repo, fileName, sizeBytes, uri: `hf:${repo}/${fileName}`, path: this.modelFiles.find((f) => f.name === fileName)?.path ?? null
+        });
         return {
-            dir: "/models",
-            files: [
-                { name: "target.gguf", path: "/models/target.gguf", size: 4_000_000_000 },
-                { name: "draft.gguf", path: "/models/draft.gguf", size: 500_000_000 },
-                { name: "other.gguf", path: "/models/other.gguf", size: 1_000_000 }
-            ],
+            dir: this.modelsDir,
+            dirError: null,
+            files: [...this.modelFiles, { name: "stories260K.gguf", path: "/app/models/stories260K.gguf", size: 1_185_376, builtin: true }],
             loaded: this.engine,
-            recommended: [{ target: "target.gguf", draft: "draft.gguf", note: "same tokenizer" }]
+            loading: null,
+            recommended: [{
+                id: "pair-1", title: "Target, drafted by Draft", note: "same tokenizer",
+                target: file("org/target-GGUF", "target.gguf", 4_000_000_000), draft: file("org/draft-GGUF", "draft.gguf", 500_000_000), memoryBytes: 6_000_000_000
+            }],
+            downloads: [],
+            pairDownloads: []
         };
+    }
+    async pauseDownload(id: string) {
+        this.record("pauseDownload", id);
+    }
+    async downloadPair(req: { pairId: string }): Promise<PairDownloadProgress> {
+        this.record("downloadPair", req);
+        const file = (fileName: string): DownloadProgress => ({ id: `f-${fileName}`, uri: `hf:org/x/${fileName}`, fileName, downloadedBytes: 0, totalBytes: 0, state: "downloading" });
+        return { id: `p-${req.pairId}`, pairId: req.pairId, state: "downloading", target: file("target.gguf"), draft: file("draft.gguf"), downloadedBytes: 0, totalBytes: 4_500_000_000, bytesPerSecond: 0, etaSeconds: null };
+    }
+    async setModelsFolder(req: { dir: string }) {
+        this.record("setModelsFolder", req);
+        this.modelsDir = req.dir;
+        this.modelFiles = [];
+        return this.listModels();
     }
     async loadModel(req: { target: string; draft?: string | null }) {
         this.record("loadModel", req);
