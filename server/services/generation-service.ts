@@ -115,7 +115,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
                 }
             return [...explicit];
         }
-        const enabled = this.settings.enabledStrategies().filter((s) => available.includes(s));
+        const enabled = this.settings.enabledStrategies().filter((s) => s === "auto" || available.includes(s));
         return enabled.length > 0 ? enabled : ["none"];
     }
 

@@ -68,7 +68,7 @@ export class ModelService {
     info(): EngineInfo | null {
         const engine = this.current;
         if (engine == null) return null;
-        return { ...engine.info, available: engine.available() };
+        return { ...engine.info, available: engine.available(), trainContextSize: engine.model.trainContextSize };
     }
 
     async listModels(): Promise<ModelsResponse> {
@@ -128,7 +128,8 @@ export class ModelService {
                     draftModelPath: draftPath ?? undefined,
                     backend: s.backend,
                     gpuLayers: s.gpuLayers,
-                    contextSize: s.contextSize,
+                    // "auto": the engine's default, the model's trained context (capped to bound memory).
+                    contextSize: s.contextSize === "auto" ? undefined : s.contextSize,
                     threads: this.options.threads ?? (s.threads > 0 ? s.threads : undefined),
                     calibrate: this.options.calibrate ?? true,
                     cacheDir: this.options.cacheDir

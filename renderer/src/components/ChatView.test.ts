@@ -24,7 +24,7 @@ describe("ChatView", () => {
         // The finished message keeps the stats the service computed.
         await waitFor(() => expect(screen.getByTestId("stats-accepted").textContent).toBe("3/5"));
         expect(screen.getByTestId("stats-tokens-per-second").textContent).toBe("120");
-        expect(screen.getByTestId("stats-speedup").textContent).toBe("1.20×");
+        expect(screen.getByTestId("stats-speedup").textContent).toBe("1.20× faster");
         expect(screen.getByTestId("send")).toBeTruthy();
     });
 

@@ -188,7 +188,7 @@ export class FakeApi implements Api {
 }
 
 export const defaultTestSettings: Settings = {
-    strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    strategies: { auto: false, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
     maxDraft: "auto",
     sampling: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
     backend: "auto",
