@@ -348,7 +348,8 @@ export class ChatStore {
             await this.reloadMessages(conversationId);
         }
         this.live = null;
-        void this.loadConversations();
+        // A refused message changed nothing (and its new conversation is about to go).
+        if (started) void this.loadConversations();
         this.onanswered?.();
         return started;
     }

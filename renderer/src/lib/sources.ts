@@ -61,10 +61,10 @@ export function strategyStatus(settings: Settings | null, engine: EngineInfo | n
             if (!on) return "off in Settings";
             switch (source) {
                 case "draft":
-                    return engine.draftModelPath == null ? "no draft model is loaded (choose one in Models)" : null;
+                    return engine.draftModelPath == null ? "no draft model is loaded: choose one in Models" : null;
                 case "retrieval":
                     if (!engine.available.includes("retrieval")) return "the document store is not open";
-                    return (documents?.tokens ?? 0) > 0 ? null : "no documents are indexed (add some in Documents)";
+                    return (documents?.tokens ?? 0) > 0 ? null : "no documents are indexed: add some in Documents";
                 case "history":
                     if (!settings!.historyEnabled) return "keeping answers is off in Settings";
                     if (!engine.available.includes("history")) return "the document store is not open";
