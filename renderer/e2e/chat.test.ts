@@ -20,7 +20,7 @@ describe("chat window (browser)", () => {
         const answer = page.getByTestId("message-assistant").last();
         expect((await answer.innerText()).trim().length).toBeGreaterThan(20);
         expect(Number(await page.getByTestId("stats-tokens-per-second").last().innerText())).toBeGreaterThan(0);
-        expect(await page.getByTestId("stats-speedup").last().innerText()).toMatch(/^\d+\.\d\d×$/);
+        expect(await page.getByTestId("stats-speedup").last().innerText()).toMatch(/^\d+\.\d+× (faster|slower)$/);
         expect(await page.getByTestId("stats-accepted").last().innerText()).toMatch(/^\d+\/\d+$/);
         expect(await page.getByTestId("message-user").last().innerText()).toContain("Once upon a time");
         // The conversation is saved and listed.
@@ -113,7 +113,13 @@ describe("chat window (browser)", () => {
         await verdict.waitFor({ timeout: 60_000 });
         expect(await verdict.getAttribute("data-identical")).toBe("true");
         expect(await page.getByTestId("race-plain").locator("pre").innerText()).toBe(await page.getByTestId("race-speculative").locator("pre").innerText());
-        expect(await page.getByTestId("race-speedup").innerText()).toMatch(/×$/);
+        // A ratio under 1 reads as slower, never as "0.8× faster".
+        const speedup = await page.getByTestId("race-speedup").innerText();
+        expect(speedup).toMatch(/^\d+\.\d+× (faster|slower)$/);
+        expect(/^0\./.test(speedup) && speedup.endsWith("faster")).toBe(false);
+        expect(await page.getByTestId("race-strategy-auto").isChecked()).toBe(true);
+        expect(await page.getByText("Auto", { exact: true }).count()).toBeGreaterThan(0);
+        expect(await page.getByText("All available").count()).toBe(0);
         expect(app.problems).toEqual([]);
     });
 
