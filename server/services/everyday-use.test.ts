@@ -55,7 +55,10 @@ describeWithStories("the app API for everyday use", (storiesPath) => {
         const start = events.find((e) => e.type === "start") as Extract<AnswerEvent, { type: "start" }>;
         // The window shows the title as soon as the answer starts.
         expect(start.conversation?.title).toBe("Once upon a time");
-        expect(events.at(-1)?.type).toBe("done");
+        const done = events.at(-1) as Extract<AnswerEvent, { type: "done" }>;
+        expect(done.type).toBe("done");
+        // "auto" (switched on above) used every available strategy: early exit too, whose own switch is off.
+        expect(done.message.strategies).toEqual(expect.arrayContaining(["ngram", "early-exit"]));
         await send(created.body.id, { content: "Tell me more" });
         expect((await api<Conversation>("GET", `/api/conversations/${created.body.id}`)).status).toBe(200);
         const list = await api<Conversation[]>("GET", "/api/conversations");
