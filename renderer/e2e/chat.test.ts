@@ -54,6 +54,9 @@ describe("chat window (browser)", () => {
         const { page } = app;
         await setStrategies(page, ["ngram"]);
         await page.getByTestId("new-conversation").click();
+        // Greedy (one click in the chat bar): the answer repeats itself, so the n-grams have something to guess.
+        await page.getByTestId("greedy").check();
+        await page.waitForFunction(() => (document.querySelector('[data-testid="greedy"]') as HTMLInputElement).checked);
         await ask(page, "Once upon a time, there was a little girl");
         const last = page.getByTestId("message-assistant").last();
         const [accepted, drafted] = (await last.getByTestId("stats-accepted").innerText()).split("/").map(Number);
@@ -67,6 +70,7 @@ describe("chat window (browser)", () => {
         await ask(page, "Once upon a time, there was a little girl");
         expect(await page.getByTestId("message-assistant").last().getByTestId("stats-accepted").innerText()).toBe("0/0");
         await setStrategies(page, ["ngram", "history"]);
+        await page.getByTestId("greedy").uncheck();
     });
 
     it("edits a user message and answers it again", async () => {
