@@ -23,6 +23,12 @@ export interface Message {
     createdAt: number;
     /** Whatever the engine recorded about the answer (tokens/s, acceptance per source...), as JSON. */
     stats: unknown;
+    /**
+     * An answer kept as another version of the answer shown (Regenerate keeps the earlier ones).
+     * The versions of one answer are the run of assistant messages between two user messages; exactly
+     * one of them is shown, and the conversation continues from it.
+     */
+    hidden: boolean;
 }
 
 export interface NewMessage {
@@ -40,6 +46,7 @@ interface MessageRow {
     content: string;
     created_at: number;
     stats: string | null;
+    hidden: number;
 }
 
 const toMessage = (r: MessageRow): Message => ({
@@ -48,8 +55,21 @@ const toMessage = (r: MessageRow): Message => ({
     role: r.role,
     content: r.content,
     createdAt: r.created_at,
-    stats: r.stats == null ? null : JSON.parse(r.stats)
+    stats: r.stats == null ? null : JSON.parse(r.stats),
+    hidden: r.hidden === 1
 });
+
+/**
+ * The title a conversation gets from its first user message: that message's first line, cut at a
+ * word near 60 characters. The one rule for titles (the window and the services use the store's).
+ */
+export function titleFrom(text: string): string {
+    const line = text.trim().split("\n")[0]!.trim().replace(/\s+/g, " ");
+    if (line.length <= 60) return line;
+    const cut = line.slice(0, 59);
+    const space = cut.lastIndexOf(" ");
+    return (space >= 40 ? cut.slice(0, space) : cut).trimEnd() + "…";
+}
 
 interface ConversationRow {
     id: number;
@@ -108,7 +128,9 @@ export class ConversationStore {
 
     /**
      * Appends a message. Recording a finished assistant answer here is all the engine has to do for
-     * the history drafter to learn from it.
+     * the history drafter to learn from it. An untitled conversation takes its title from its first
+     * user message (`titleFrom`). An assistant message that follows other answers to the same
+     * question becomes their newest version, and the one shown.
      * @throws Error when the conversation does not exist.
      */
     addMessage(conversationId: number, message: NewMessage): Message {
@@ -116,13 +138,50 @@ export class ConversationStore {
         const row = this.db.transaction(() => {
             const updated = this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(createdAt, conversationId);
             if (updated.changes === 0) throw new Error(`Conversation ${conversationId} does not exist.`);
-            return this.db
+            if (message.role === "user") {
+                const title = titleFrom(message.content);
+                if (title !== "") this.db.prepare("UPDATE conversations SET title = ? WHERE id = ? AND title = ''").run(title, conversationId);
+            }
+            const row = this.db
                 .prepare("INSERT INTO messages (conversation_id, role, content, created_at, stats) VALUES (?, ?, ?, ?, ?) RETURNING *")
                 .get(conversationId, message.role, message.content, createdAt, message.stats === undefined ? null : JSON.stringify(message.stats)) as MessageRow;
+            if (message.role === "assistant") this.showOnly(conversationId, row.id);
+            return row;
         })();
         const stored = toMessage(row);
         this.events.emit("message-added", stored);
         return stored;
+    }
+
+    /**
+     * Shows one version of an answer and hides its other versions (the assistant messages between
+     * the same two user messages). False when the conversation has no such assistant message.
+     */
+    showVersion(conversationId: number, messageId: number): boolean {
+        return this.db.transaction(() => {
+            const row = this.db.prepare("SELECT id FROM messages WHERE id = ? AND conversation_id = ? AND role = 'assistant'").get(messageId, conversationId);
+            if (row == null) return false;
+            this.showOnly(conversationId, messageId);
+            this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), conversationId);
+            return true;
+        })();
+    }
+
+    /** Hides every other assistant message of `messageId`'s run (its versions) and shows it. */
+    private showOnly(conversationId: number, messageId: number): void {
+        // The run's bounds: the nearest non-assistant messages before and after it.
+        const before = (this.db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE conversation_id = ? AND id < ? AND role != 'assistant'").get(conversationId, messageId) as { id: number }).id;
+        const after = (this.db.prepare("SELECT MIN(id) AS id FROM messages WHERE conversation_id = ? AND id > ? AND role != 'assistant'").get(conversationId, messageId) as { id: number | null }).id;
+        this.db
+            .prepare("UPDATE messages SET hidden = (id != ?) WHERE conversation_id = ? AND role = 'assistant' AND id > ? AND id < ?")
+            .run(messageId, conversationId, before, after ?? Number.MAX_SAFE_INTEGER);
+    }
+
+    /** Deletes `messageId` and every later message of the conversation (an edit starts over from there). */
+    removeFrom(conversationId: number, messageId: number): number {
+        const changes = this.db.prepare("DELETE FROM messages WHERE conversation_id = ? AND id >= ?").run(conversationId, messageId).changes;
+        if (changes > 0) this.events.emit("messages-removed");
+        return changes;
     }
 
     /** Replaces a message's stats (e.g. once the speed race against plain decoding finished). */
@@ -134,7 +193,6 @@ export class ConversationStore {
         return (this.db.prepare("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id").all(conversationId) as MessageRow[]).map(toMessage);
     }
 
-    /** Every assistant answer, oldest first (what the history drafter indexes). */
     /**
      * The assistant answers the history drafter learns from: every one written after the last
      * "clear history".
@@ -156,6 +214,11 @@ export class ConversationStore {
         this.db.prepare("INSERT INTO settings (key, value) VALUES ('history.startAfter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(last));
         this.events.emit("messages-removed");
         return forgotten;
+    }
+
+    /** How many answers the history drafter can learn from (`assistantMessages().length`, without reading them). */
+    historyAnswerCount(): number {
+        return (this.db.prepare("SELECT COUNT(*) AS n FROM messages WHERE role = 'assistant' AND id > ?").get(this.historyStart()) as { n: number }).n;
     }
 
     private historyStart(): number {

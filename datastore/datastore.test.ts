@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Datastore } from "./datastore.ts";
 import { DatastoreError } from "./datastore-error.ts";
 import { buildSuffixArray } from "./index/suffix-array.ts";
-import { presageApplicationId } from "./migrations.ts";
+import { Migrations, presageApplicationId } from "./migrations.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -35,7 +35,7 @@ describe("Datastore.open", () => {
         const ds = Datastore.open(path);
         expect(ds.db.pragma("journal_mode", { simple: true })).toBe("wal");
         expect(ds.db.pragma("foreign_keys", { simple: true })).toBe(1);
-        expect(ds.db.pragma("user_version", { simple: true })).toBe(1);
+        expect(ds.db.pragma("user_version", { simple: true })).toBe(new Migrations().latest);
         expect(ds.db.pragma("application_id", { simple: true })).toBe(presageApplicationId);
         ds.close();
         const again = Datastore.open(path);
@@ -110,7 +110,7 @@ describe("Datastore.open", () => {
         const path = join(dir, "empty.db");
         writeFileSync(path, "");
         const ds = Datastore.open(path);
-        expect(ds.db.pragma("user_version", { simple: true })).toBe(1);
+        expect(ds.db.pragma("user_version", { simple: true })).toBe(new Migrations().latest);
         ds.close();
     });
 });

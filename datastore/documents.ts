@@ -200,6 +200,14 @@ export class DocumentStore {
         return total;
     }
 
+    /** Tokens stored per ready document of a source for a tokenizer (documents without tokens are absent). */
+    tokenCountsByDocument(tokenizerId: string, sourceId: number): Map<number, number> {
+        const rows = this.db
+            .prepare("SELECT s.document_id AS id, s.token_count AS n FROM token_streams s JOIN documents d ON d.id = s.document_id WHERE s.tokenizer_id = ? AND d.source_id = ?")
+            .all(tokenizerId, sourceId) as { id: number; n: number }[];
+        return new Map(rows.map((r) => [r.id, r.n]));
+    }
+
     /** Deletes a document and everything derived from it (shards containing it are invalidated). */
     remove(id: number): void {
         this.db.prepare("DELETE FROM documents WHERE id = ?").run(id);

@@ -1,4 +1,5 @@
 import type { Database } from "better-sqlite3";
+import { titleFrom } from "./conversations.ts";
 
 /** `PRAGMA application_id` of every Presage datastore ("PRSG"): tells our files from other SQLite files. */
 export const presageApplicationId = 0x50525347;
@@ -142,6 +143,23 @@ export const migrations: readonly Migration[] = [
         up(db) {
             db.exec(initialSchema);
             db.pragma(`application_id = ${presageApplicationId}`);
+        }
+    },
+    {
+        version: 2,
+        description: "answer versions (messages.hidden); titles from the first user message",
+        up(db) {
+            db.exec("ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1))");
+            // Conversations whose system prompt was set first were stored as "New chat" (or untitled)
+            // and kept that title: give them the title of their first user message.
+            const untitled = db
+                .prepare(
+                    `SELECT c.id, (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1) AS first
+                     FROM conversations c WHERE c.title IN ('', 'New chat')`
+                )
+                .all() as { id: number; first: string | null }[];
+            const rename = db.prepare("UPDATE conversations SET title = ? WHERE id = ?");
+            for (const c of untitled) rename.run(c.first == null ? "" : titleFrom(c.first), c.id);
         }
     }
 ];

@@ -28,14 +28,19 @@ export interface SamplingSettings {
 
 /** Persisted user settings (PUT takes any subset). Changes apply to the next answer. */
 export interface Settings {
-    /** Strategies turned on; `reduction` is hypothesis reduction (SLiM) over them. */
-    strategies: { draft: boolean; ngram: boolean; retrieval: boolean; history: boolean; "early-exit": boolean; reduction: boolean };
+    /**
+     * Strategies turned on; `reduction` is hypothesis reduction (SLiM) over them. `auto` (the same
+     * "auto" as the CLI's and the API's) uses every strategy available now under hypothesis reduction,
+     * whatever the other switches say.
+     */
+    strategies: { auto: boolean; draft: boolean; ngram: boolean; retrieval: boolean; history: boolean; "early-exit": boolean; reduction: boolean };
     /** Max guessed tokens per step, or "auto" (the cost model decides). */
     maxDraft: number | "auto";
     sampling: SamplingSettings;
     backend: "auto" | "cpu" | "metal" | "cuda" | "vulkan";
     gpuLayers: number | "auto" | "max";
-    contextSize: number;
+    /** Tokens of context; "auto" is the model's trained context (up to the engine's memory cap). */
+    contextSize: number | "auto";
     /** 0 = automatic. */
     threads: number;
     /** Last loaded models, reloaded at start. */
@@ -62,6 +67,8 @@ export interface EngineInfo {
     available: DraftSource[];
     /** The target is the built-in demo model (stories260K, shipped inside the app). */
     builtin?: boolean;
+    /** The context the model was trained with; a larger context is allowed but may degrade answers. */
+    trainContextSize?: number;
 }
 
 export interface ModelFile {
@@ -246,6 +253,11 @@ export interface Message {
     role: "system" | "user" | "assistant";
     content: string;
     createdAt: number;
+    /**
+     * Assistant messages: every answer kept for the same question (Regenerate adds one), oldest
+     * first, and which of them this message is. The conversation shows and continues from one.
+     */
+    versions?: { ids: string[]; index: number } | null;
     /** Assistant messages: the stats of the answer and its steps (for colouring tokens by source). */
     stats: AnswerStats | null;
     steps: StepEvent[] | null;
@@ -260,8 +272,11 @@ export interface CreateConversationRequest {
     sampling?: Partial<SamplingSettings>;
 }
 
-/** PATCH /api/conversations/:id → Conversation. DELETE /api/conversations/:id → 204. */
-export type UpdateConversationRequest = Partial<Pick<Conversation, "title" | "systemPrompt" | "sampling">>;
+/**
+ * PATCH /api/conversations/:id → Conversation. DELETE /api/conversations/:id → 204.
+ * `showVersion`: the id of a kept answer to show (and continue from) in place of its other versions.
+ */
+export type UpdateConversationRequest = Partial<Pick<Conversation, "title" | "systemPrompt" | "sampling">> & { showVersion?: string };
 
 /** GET /api/conversations/:id */
 export interface ConversationWithMessages {
@@ -273,7 +288,8 @@ export interface ConversationWithMessages {
  * POST /api/conversations/:id/messages → SSE stream of AnswerEvent.
  * - send: `{ content }` appends a user message and answers it;
  * - edit: `{ content, editMessageId }` replaces that user message, drops everything after it, answers;
- * - regenerate: `{ regenerate: true }` drops the last assistant message and answers again.
+ * - regenerate: `{ regenerate: true }` answers the last question again; the earlier answers stay as
+ *   versions of the new one (`Message.versions`).
  * Closing the stream (or POST /api/generations/:generationId/stop) stops the answer; what was
  * generated is kept as the message.
  */
@@ -286,7 +302,8 @@ export interface SendMessageRequest {
 }
 
 export type AnswerEvent =
-    | { type: "start"; generationId: string; userMessage: Message | null }
+    /** `conversation`: as it stands when the answer starts (a first message gave it its title). */
+    | { type: "start"; generationId: string; userMessage: Message | null; conversation?: Conversation }
     | { type: "step"; step: StepEvent }
     | { type: "done"; message: Message; stopReason: "eog" | "max-tokens" | "stop" | "abort" | "context-full" }
     | { type: "error"; message: string };
@@ -313,6 +330,11 @@ export interface DocumentSource {
     files: number;
     indexed: number;
     skipped: { path: string; reason: string }[];
+    /**
+     * The indexed files, with the tokens each holds for the loaded model's vocabulary (0 until it is
+     * tokenized). `id` removes just that file: DELETE /api/documents/:id with it.
+     */
+    indexedFiles?: { id: string; path: string; tokens: number }[];
     tokens: number;
     state: "idle" | "indexing" | "error";
     progress: IndexProgress | null;
@@ -335,9 +357,16 @@ export interface DocumentsResponse {
     sources: DocumentSource[];
     storeBytes: number;
     tokens: number;
+    /** Past answers the history strategy can guess from (since the last "clear history"). */
+    historyAnswers?: number;
 }
 
-/** POST /api/documents { path } → DocumentSource (indexing starts in the background). DELETE /api/documents/:id; POST /api/documents/:id/rescan; PATCH /api/documents/:id { watch }. */
+/**
+ * POST /api/documents { path } → DocumentSource (indexing starts in the background).
+ * DELETE /api/documents/:id removes a source, or with a file's id (`indexedFiles[].id`) only that
+ * file, which later scans then leave out (listed as skipped, "removed from the index by you").
+ * POST /api/documents/:id/rescan; PATCH /api/documents/:id { watch }.
+ */
 export interface AddDocumentsRequest {
     path: string;
     watch?: boolean;
@@ -432,7 +461,7 @@ export interface AppApi {
     listDocuments(): Promise<DocumentsResponse>;
     /** POST /api/documents */
     addDocuments(request: AddDocumentsRequest): Promise<DocumentSource>;
-    /** DELETE /api/documents/:id */
+    /** DELETE /api/documents/:id: a source's id, or one indexed file's (`DocumentSource.indexedFiles[].id`). */
     removeDocuments(id: string): Promise<void>;
     /** POST /api/documents/:id/rescan */
     rescanDocuments(id: string): Promise<void>;

@@ -33,7 +33,7 @@ describe("walkFiles", () => {
         symlinkSync(join(dir, "docs", "a.md"), join(dir, "docs", "alias.md"));
         const entries = await collect(join(dir, "docs"));
         expect(entries.filter(isFoundFile).map((e) => e.path.slice(dir.length))).toEqual(["/docs/a.md", "/docs/alias.md", "/docs/deep/b.py"]);
-        expect(entries.filter((e) => !isFoundFile(e))).toEqual([]);
+        expect(entries.filter((e) => !isFoundFile(e)).map((e) => [e.path.slice(dir.length), (e as { problem: string }).problem])).toEqual([["/docs/photo.jpg", "not a text file (.jpg)"]]);
     });
 
     it("reports broken links, link loops and special files without opening them", async () => {
@@ -51,6 +51,17 @@ describe("walkFiles", () => {
 
     it("reports a single unsupported file given as the root", async () => {
         writeFileSync(join(dir, "photo.jpg"), "jpg");
-        expect(await collect(join(dir, "photo.jpg"))).toMatchObject([{ problem: "unsupported file type" }]);
+        expect(await collect(join(dir, "photo.jpg"))).toMatchObject([{ problem: "not a text file (.jpg)" }]);
+    });
+
+    it("reports files of kinds it does not read inside a folder, with the reason", async () => {
+        writeFileSync(join(dir, "photo.PNG"), "png");
+        writeFileSync(join(dir, "weights.bin"), "bin");
+        writeFileSync(join(dir, "core"), "x");
+        writeFileSync(join(dir, "notes.md"), "# notes");
+        const entries = await collect(dir);
+        const problems = Object.fromEntries(entries.filter((e) => !isFoundFile(e)).map((e) => [e.path.slice(dir.length + 1), (e as { problem: string }).problem]));
+        expect(problems).toEqual({ "core": "not a text file (no extension)", "photo.PNG": "not a text file (.png)", "weights.bin": "not a text file (.bin)" });
+        expect(entries.filter(isFoundFile).map((e) => e.path.slice(dir.length + 1))).toEqual(["notes.md"]);
     });
 });

@@ -51,10 +51,18 @@ function problemOf(err: unknown, viaLink: boolean): string {
     return `unreadable (${code ?? (err as Error).message})`;
 }
 
+/** Why a file of a kind Presage does not read is skipped, e.g. "not a text file (.png)". */
+export function unsupportedReason(path: string): string {
+    const name = path.split(/[\\/]/).at(-1) ?? path;
+    const dot = name.lastIndexOf(".");
+    return dot > 0 ? `not a text file (.${name.slice(dot + 1).toLowerCase()})` : "not a text file (no extension)";
+}
+
 /**
  * Yields the files under `root` that Presage can index, and the problems met on the way (broken
  * links, special files, unreadable folders). Hidden files and folders and tool folders are left
- * out; files of unknown kinds are passed over silently, since a folder of photos is not a problem.
+ * out; files of unknown kinds (images, binaries) are reported with `unsupportedReason`, so the
+ * user sees why they are not indexed.
  * Symbolic links are followed, but a folder is entered only once (by its real path), so link loops end.
  * A root that is a single file is always reported, supported or not.
  */
@@ -107,7 +115,7 @@ export async function* walkFiles(root: string, options: WalkOptions = {}): Async
         }
         const format = fileFormat(path);
         if (format == null) {
-            if (isRoot) yield { path, problem: "unsupported file type", size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+            if (isRoot || st.isFile()) yield { path, problem: unsupportedReason(path), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
             return;
         }
         if (!st.isFile()) {

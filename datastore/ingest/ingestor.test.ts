@@ -94,11 +94,12 @@ describeWithStories("Ingestor", (modelPath) => {
             "broken.pdf": "malformed PDF",
             "huge.txt": "too large",
             "dangling.txt": "unreadable",
-            "pipe.txt": "not a regular file"
+            "pipe.txt": "not a regular file",
+            "photo.png": "not a text file"
         });
         expect(report.skipped.find((s) => s.path.endsWith("huge.txt"))?.reason).toBe(`too large (${2 * 1024 ** 3} bytes, limit ${20 * 1024 * 1024})`);
         expect(report.indexed).toBe(8);
-        expect(report.files).toBe(15);
+        expect(report.files).toBe(16);
         expect(report.added).toBe(8);
         expect(report.tokens).toBeGreaterThan(50);
         const indexedNames = ds.documents

@@ -72,6 +72,9 @@ type Job =
 
 const progressIntervalMs = 200;
 
+/** The skip reason of a file the user took out of the index: scans leave it out until its source goes. */
+export const removedByUserReason = "removed from the index by you";
+
 /**
  * Turns sources (folders, files) into indexed documents: walks them, has worker threads read,
  * extract and tokenize what changed, stores text and tokens, and keeps the retrieval index's
@@ -130,6 +133,24 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
         });
     }
 
+    /**
+     * Takes one file of a source out of the index and keeps it out of later scans (it is listed as
+     * skipped with `removedByUserReason`) until the source itself is removed. False when the source
+     * has no such document.
+     */
+    excludeDocument(sourceId: number, documentId: number): Promise<boolean> {
+        return this.exclusive(async () => {
+            const doc = this.datastore.documents.get(documentId);
+            if (doc == null || doc.sourceId !== sourceId) return false;
+            this.datastore.documents.saveSkipped({ sourceId, path: doc.path, size: doc.size, mtimeMs: doc.mtimeMs, reason: removedByUserReason });
+            if (doc.status === "ready") {
+                this.datastore.events.emit("index-changed", this.tokenizer.id);
+                await this.buildIndex();
+            }
+            return true;
+        });
+    }
+
     /** Re-scans sources (default all), tokenizes whatever lacks tokens, and updates the index. */
     scan(options: ScanOptions = {}): Promise<IngestReport> {
         return this.exclusive(() => this.run(options, true));
@@ -178,6 +199,10 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
                 seen.add(entry.path);
                 report.files++;
                 const existing = known.get(entry.path);
+                if (existing?.skipReason === removedByUserReason) {
+                    report.unchanged++;
+                    continue;
+                }
                 if (!isFoundFile(entry)) {
                     if (existing?.status !== "skipped" || existing.skipReason !== entry.problem || existing.mtimeMs !== (entry.mtimeMs ?? 0)) {
                         documents.saveSkipped({ sourceId: source.id, path: entry.path, size: entry.size ?? 0, mtimeMs: entry.mtimeMs ?? 0, reason: entry.problem });

@@ -20,7 +20,7 @@ describe("chat window (browser)", () => {
         const answer = page.getByTestId("message-assistant").last();
         expect((await answer.innerText()).trim().length).toBeGreaterThan(20);
         expect(Number(await page.getByTestId("stats-tokens-per-second").last().innerText())).toBeGreaterThan(0);
-        expect(await page.getByTestId("stats-speedup").last().innerText()).toMatch(/^\d+\.\d\d×$/);
+        expect(await page.getByTestId("stats-speedup").last().innerText()).toMatch(/^\d+\.\d+× (faster|slower)$/);
         expect(await page.getByTestId("stats-accepted").last().innerText()).toMatch(/^\d+\/\d+$/);
         expect(await page.getByTestId("message-user").last().innerText()).toContain("Once upon a time");
         // The conversation is saved and listed.
@@ -54,6 +54,9 @@ describe("chat window (browser)", () => {
         const { page } = app;
         await setStrategies(page, ["ngram"]);
         await page.getByTestId("new-conversation").click();
+        // Greedy (one click in the chat bar): the answer repeats itself, so the n-grams have something to guess.
+        await page.getByTestId("greedy").check();
+        await page.waitForFunction(() => (document.querySelector('[data-testid="greedy"]') as HTMLInputElement).checked);
         await ask(page, "Once upon a time, there was a little girl");
         const last = page.getByTestId("message-assistant").last();
         const [accepted, drafted] = (await last.getByTestId("stats-accepted").innerText()).split("/").map(Number);
@@ -67,6 +70,7 @@ describe("chat window (browser)", () => {
         await ask(page, "Once upon a time, there was a little girl");
         expect(await page.getByTestId("message-assistant").last().getByTestId("stats-accepted").innerText()).toBe("0/0");
         await setStrategies(page, ["ngram", "history"]);
+        await page.getByTestId("greedy").uncheck();
     });
 
     it("edits a user message and answers it again", async () => {
@@ -113,7 +117,13 @@ describe("chat window (browser)", () => {
         await verdict.waitFor({ timeout: 60_000 });
         expect(await verdict.getAttribute("data-identical")).toBe("true");
         expect(await page.getByTestId("race-plain").locator("pre").innerText()).toBe(await page.getByTestId("race-speculative").locator("pre").innerText());
-        expect(await page.getByTestId("race-speedup").innerText()).toMatch(/×$/);
+        // A ratio under 1 reads as slower, never as "0.8× faster".
+        const speedup = await page.getByTestId("race-speedup").innerText();
+        expect(speedup).toMatch(/^\d+\.\d+× (faster|slower)$/);
+        expect(/^0\./.test(speedup) && speedup.endsWith("faster")).toBe(false);
+        expect(await page.getByTestId("race-strategy-auto").isChecked()).toBe(true);
+        expect(await page.getByText("Auto", { exact: true }).count()).toBeGreaterThan(0);
+        expect(await page.getByText("All available").count()).toBe(0);
         expect(app.problems).toEqual([]);
     });
 

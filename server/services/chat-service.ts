@@ -20,6 +20,8 @@ export interface ChatServiceOptions {
  */
 export class ChatService {
     private readonly active = new Map<string, AbortController>();
+    /** The conversation each running answer belongs to, by generation id. */
+    private readonly answering = new Map<string, string>();
 
     constructor(private readonly options: ChatServiceOptions) {}
 
@@ -42,10 +44,17 @@ export class ChatService {
         return { conversation, messages: this.options.conversations.messages(conversation.id) };
     }
 
+    /** Renames, changes the system prompt or sampling, or shows another version of an answer. */
     update(id: string, patch: unknown): Conversation {
-        const p = validate(updateConversationSchema, patch ?? {}, "conversation change");
+        const { showVersion, ...fields } = validate(updateConversationSchema, patch ?? {}, "conversation change");
         this.require(id);
-        return this.options.conversations.update(id, p)!;
+        if (showVersion != null) {
+            if ([...this.answering.values()].includes(id))
+                throw new ServiceError("conflict", "This conversation is answering: switch versions when the answer is done.");
+            if (!this.options.conversations.showVersion(id, showVersion))
+                throw new ServiceError("not-found", `There is no answer ${showVersion} in this conversation.`);
+        }
+        return this.options.conversations.update(id, fields)!;
     }
 
     remove(id: string): void {
@@ -80,23 +89,25 @@ export class ChatService {
             store.removeMessagesFrom(conversation.id, target.id);
             userMessage = store.addMessage(conversation.id, { role: "user", content: req.content! });
         } else if (req.regenerate) {
-            const last = history.at(-1);
-            if (last?.role === "assistant") store.removeMessagesFrom(conversation.id, last.id);
-            if (store.messages(conversation.id).at(-1)?.role !== "user")
+            // The shown answer stays, as an earlier version of the new one (the store adds it to the run).
+            if (history.at(-1)?.role === "assistant") history = history.slice(0, -1);
+            if (history.at(-1)?.role !== "user")
                 throw new ServiceError("invalid-request", "There is no question to answer again in this conversation.");
         } else {
             userMessage = store.addMessage(conversation.id, { role: "user", content: req.content! });
         }
-        if (conversation.title === "" && userMessage != null) store.update(conversation.id, { title: titleFrom(userMessage.content) });
-        history = store.messages(conversation.id);
+        if (!req.regenerate) history = store.messages(conversation.id);
+        // The first user message titled an untitled conversation: the window shows the title at once.
+        const current = store.get(conversation.id) ?? conversation;
 
         const generationId = randomUUID();
         const controller = new AbortController();
         const signal = options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal]);
         this.active.set(generationId, controller);
+        this.answering.set(generationId, conversation.id);
         const steps: StepEvent[] = [];
         try {
-            onEvent({ type: "start", generationId, userMessage });
+            onEvent({ type: "start", generationId, userMessage, conversation: current });
             const messages: ChatMessage[] = [
                 ...(conversation.systemPrompt.trim() !== "" ? [{ role: "system" as const, content: conversation.systemPrompt }] : []),
                 ...history.map((m) => ({ role: m.role, content: m.content }))
@@ -121,6 +132,7 @@ export class ChatService {
             onEvent({ type: "error", message });
         } finally {
             this.active.delete(generationId);
+            this.answering.delete(generationId);
         }
     }
 
@@ -141,9 +153,4 @@ export class ChatService {
         if (conversation == null) throw new ServiceError("not-found", `There is no conversation ${id}: it may have been deleted.`);
         return conversation;
     }
-}
-
-function titleFrom(text: string): string {
-    const line = text.trim().split("\n")[0]!.trim();
-    return line.length <= 60 ? line : line.slice(0, 57).trimEnd() + "…";
 }

@@ -26,8 +26,10 @@ export interface ConversationRepository {
     /** Undefined when there is no such conversation. */
     update(id: string, patch: Partial<ConversationFields>): Conversation | undefined;
     remove(id: string): boolean;
-    /** Oldest first. */
+    /** The messages shown, oldest first: of an answer's versions only the one shown, with `versions` set. */
     messages(conversationId: string): Message[];
+    /** Shows one version of an answer in place of the others; false when there is no such answer. */
+    showVersion(conversationId: string, messageId: string): boolean;
     addMessage(conversationId: string, message: NewMessage): Message;
     /** Deletes `messageId` and every later message of the conversation. */
     removeMessagesFrom(conversationId: string, messageId: string): void;

@@ -63,21 +63,46 @@ export class DatastoreConversations implements ConversationRepository {
 
     messages(conversationId: string): Message[] {
         const n = toId(conversationId);
-        return n == null ? [] : this.store.conversations.messages(n).map(toMessage);
+        if (n == null) return [];
+        const out: Message[] = [];
+        // The versions of one answer are the run of assistant messages between two user messages.
+        let run: StoredMessage[] = [];
+        const endRun = () => {
+            const shown = run.find((m) => !m.hidden) ?? run.at(-1);
+            if (shown != null)
+                out.push({ ...toMessage(shown), versions: run.length < 2 ? null : { ids: run.map((m) => String(m.id)), index: run.indexOf(shown) } });
+            run = [];
+        };
+        for (const m of this.store.conversations.messages(n)) {
+            if (m.role === "assistant") {
+                run.push(m);
+                continue;
+            }
+            endRun();
+            out.push(toMessage(m));
+        }
+        endRun();
+        return out;
+    }
+
+    showVersion(conversationId: string, messageId: string): boolean {
+        const c = toId(conversationId);
+        const m = toId(messageId);
+        return c != null && m != null && this.store.conversations.showVersion(c, m);
     }
 
     addMessage(conversationId: string, message: NewMessage): Message {
         const stats: StoredStats | undefined = message.role === "assistant"
             ? { stats: message.stats ?? null, steps: message.steps ?? null, strategies: message.strategies ?? null }
             : undefined;
-        return toMessage(this.store.conversations.addMessage(Number(conversationId), { role: message.role, content: message.content, stats }));
+        const stored = this.store.conversations.addMessage(Number(conversationId), { role: message.role, content: message.content, stats });
+        if (stored.role !== "assistant") return toMessage(stored);
+        // A regenerated answer comes back with the versions it joined.
+        return this.messages(conversationId).find((m) => m.id === String(stored.id)) ?? toMessage(stored);
     }
 
     removeMessagesFrom(conversationId: string, messageId: string): void {
-        // The datastore has no call for this yet (asked of its owner); the SQL is the whole of it,
-        // and the event tells the history drafter to forget the answers that went.
-        const changes = this.store.db.prepare("DELETE FROM messages WHERE conversation_id = ? AND id >= ?").run(Number(conversationId), Number(messageId)).changes;
-        if (changes > 0) this.store.events.emit("messages-removed");
+        this.store.conversations.removeFrom(Number(conversationId), Number(messageId));
     }
 
     clear(): void {
@@ -109,6 +134,7 @@ function toMessage(m: StoredMessage): Message {
         createdAt: m.createdAt,
         stats: s?.stats ?? null,
         steps: s?.steps ?? null,
-        strategies: s?.strategies ?? null
+        strategies: s?.strategies ?? null,
+        versions: null
     };
 }

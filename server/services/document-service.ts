@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Datastore } from "../../datastore/datastore.ts";
-import { Ingestor, type IngestProgress } from "../../datastore/ingest/ingestor.ts";
+import { Ingestor, removedByUserReason, type IngestProgress } from "../../datastore/ingest/ingestor.ts";
 import type { Source } from "../../datastore/sources.ts";
 import type { PresageEngine } from "../../native-models/engine/presage-engine.ts";
 import type { DocumentSource, DocumentsResponse, IndexProgress } from "../app-api.ts";
@@ -66,7 +66,8 @@ export class DocumentService {
         return {
             sources,
             storeBytes: this.storeBytes(),
-            tokens: tokenizer == null ? 0 : this.options.datastore.documents.tokenCount(tokenizer)
+            tokens: tokenizer == null ? 0 : this.options.datastore.documents.tokenCount(tokenizer),
+            historyAnswers: this.options.datastore.conversations.historyAnswerCount()
         };
     }
 
@@ -84,13 +85,29 @@ export class DocumentService {
         return this.describe(this.options.datastore.sources.get(source.id)!);
     }
 
+    /** Removes a source, or one file of it (`sourceId:documentId`, as `indexedFiles` names it). */
     async remove(id: string): Promise<void> {
+        const file = /^(\d{1,15}):(\d{1,15})$/.exec(id);
+        if (file != null) return this.removeFile(this.require(file[1]!), Number(file[2]));
         const source = this.require(id);
         this.watcher.set(id, source.path, false);
         if (this.ingestor != null) await this.ingestor.removeSource(source.id);
         else this.options.datastore.sources.remove(source.id);
         this.progress.delete(id);
         this.errors.delete(id);
+    }
+
+    private async removeFile(source: Source, documentId: number): Promise<void> {
+        const doc = this.options.datastore.documents.get(documentId);
+        if (doc == null || doc.sourceId !== source.id || doc.status !== "ready")
+            throw new ServiceError("not-found", `There is no indexed file ${documentId} in ${source.path}: it may have been removed.`);
+        // Queued behind scans, so a running scan cannot put the file back.
+        const run = this.chain.catch(() => undefined).then(async () => {
+            if (this.ingestor != null) await this.ingestor.excludeDocument(source.id, documentId);
+            else this.options.datastore.documents.saveSkipped({ sourceId: source.id, path: doc.path, size: doc.size, mtimeMs: doc.mtimeMs, reason: removedByUserReason });
+        });
+        this.chain = run;
+        await run;
     }
 
     /** Re-scans a source in the background: only changed files are read again. */
@@ -169,6 +186,7 @@ export class DocumentService {
         const id = String(s.id);
         const docs = this.options.datastore.documents.list(s.id);
         const tokenizer = this.ingestor?.tokenizer.id;
+        const tokensOf = tokenizer == null ? new Map<number, number>() : this.options.datastore.documents.tokenCountsByDocument(tokenizer, s.id);
         const progress = this.progress.get(id) ?? null;
         const running = progress != null && progress.state !== "done" && progress.state !== "error";
         return {
@@ -179,6 +197,7 @@ export class DocumentService {
             files: docs.length,
             indexed: docs.filter((d) => d.status === "ready").length,
             skipped: docs.filter((d) => d.status === "skipped").map((d) => ({ path: d.path, reason: d.skipReason ?? "skipped" })),
+            indexedFiles: docs.filter((d) => d.status === "ready").map((d) => ({ id: `${s.id}:${d.id}`, path: d.path, tokens: tokensOf.get(d.id) ?? 0 })),
             tokens: tokenizer == null ? 0 : this.options.datastore.documents.tokenCount(tokenizer, [s.id]),
             state: this.errors.has(id) ? "error" : running ? "indexing" : "idle",
             progress

@@ -119,7 +119,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
                 }
             return [...explicit];
         }
-        const enabled = this.settings.enabledStrategies().filter((s) => available.includes(s));
+        const enabled = this.settings.enabledStrategies().filter((s) => s === "auto" || available.includes(s));
         return enabled.length > 0 ? enabled : ["none"];
     }
 
@@ -135,7 +135,8 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             sampling,
             strategies: this.resolveStrategies(engine, options.strategies),
             maxDraft: settings.maxDraft,
-            reduction: settings.strategies.reduction,
+            // "auto" is every available strategy under hypothesis reduction, whatever its own switch says.
+            reduction: settings.strategies.auto || settings.strategies.reduction,
             stopStrings: options.stopStrings,
             signal: options.signal,
             onStep: onStep == null && onText == null ? undefined : (e: StepEvent) => {

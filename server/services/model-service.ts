@@ -118,7 +118,7 @@ export class ModelService {
     info(): EngineInfo | null {
         const engine = this.current;
         if (engine == null) return null;
-        return { ...engine.info, available: engine.available(), builtin: engine.info.modelPath === this.builtin };
+        return { ...engine.info, available: engine.available(), builtin: engine.info.modelPath === this.builtin, trainContextSize: engine.model.trainContextSize };
     }
 
     /** The models folder (created on first use), its files, the built-in model, what is loaded, downloads. */
@@ -359,7 +359,8 @@ export class ModelService {
             draftModelPath: draftPath ?? undefined,
             backend: s.backend,
             gpuLayers: s.gpuLayers,
-            contextSize: s.contextSize,
+            // "auto": the engine's default, the model's trained context (capped to bound memory).
+            contextSize: s.contextSize === "auto" ? undefined : s.contextSize,
             threads: this.options.threads ?? (s.threads > 0 ? s.threads : undefined),
             calibrate: this.options.calibrate ?? true,
             cacheDir: this.options.cacheDir,

@@ -20,6 +20,7 @@ export const samplingPatchSchema = z.strictObject({
 
 export const settingsPatchSchema = z.strictObject({
     strategies: z.strictObject({
+        auto: z.boolean(),
         draft: z.boolean(),
         ngram: z.boolean(),
         retrieval: z.boolean(),
@@ -31,7 +32,7 @@ export const settingsPatchSchema = z.strictObject({
     sampling: samplingPatchSchema,
     backend: z.enum(["auto", "cpu", "metal", "cuda", "vulkan"]),
     gpuLayers: z.union([z.number().int().min(0).max(100_000), z.literal("auto"), z.literal("max")]),
-    contextSize: z.number().int().min(64).max(1 << 20),
+    contextSize: z.union([z.number().int().min(64).max(1 << 20), z.literal("auto")]),
     threads: z.number().int().min(0).max(1024),
     targetModel: z.string().min(1).nullable(),
     draftModel: z.string().min(1).nullable(),
@@ -74,7 +75,8 @@ export const createConversationSchema = z.strictObject({
 export const updateConversationSchema = z.strictObject({
     title: z.string().max(500).optional(),
     systemPrompt: z.string().max(100_000).optional(),
-    sampling: samplingPatchSchema.optional()
+    sampling: samplingPatchSchema.optional(),
+    showVersion: idSchema.optional()
 }) satisfies z.ZodType<UpdateConversationRequest>;
 
 export const sendMessageSchema = z.strictObject({

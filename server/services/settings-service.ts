@@ -24,13 +24,15 @@ export class MemorySettingsStore implements SettingsStore {
 }
 
 export const defaultSettings: Settings = {
-    strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    strategies: { auto: false, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
     maxDraft: "auto",
-    // Greedy by default: the answer is the model's most likely one, and guesses are accepted most often.
-    sampling: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
+    // Sampling, as chat apps do (LM Studio's 0.8): greedy (temperature 0) is one switch away in the
+    // window, and speculative sampling keeps the same distribution either way.
+    sampling: { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
     backend: "auto",
     gpuLayers: "auto",
-    contextSize: 4096,
+    // The model's trained context: a larger one is the user's choice, with a warning in Settings.
+    contextSize: "auto",
     threads: 0,
     targetModel: null,
     draftModel: null,
@@ -74,9 +76,10 @@ export class SettingsService {
         return () => void this.listeners.delete(listener);
     }
 
-    /** The strategies switched on, as engine strategy names. */
+    /** The strategies switched on, as engine strategy names: `["auto"]` when "auto" is on. */
     enabledStrategies(): StrategyName[] {
         const s = this.current.strategies;
+        if (s.auto) return ["auto"];
         return (["draft", "ngram", "retrieval", "history", "early-exit"] as const).filter((name) => s[name]);
     }
 

@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
-import { FakeApi, message, sampleSteps, statsOf } from "../testing/fake-api.ts";
-import { renderWith } from "../testing/render-with.ts";
+import { FakeApi, message, sampleSteps, statsOf, testEngine } from "../testing/fake-api.ts";
+import { MemoryLastConversation, renderWith } from "../testing/render-with.ts";
 import ChatView from "./ChatView.svelte";
 
 async function type(text: string) {
@@ -24,7 +24,7 @@ describe("ChatView", () => {
         // The finished message keeps the stats the service computed.
         await waitFor(() => expect(screen.getByTestId("stats-accepted").textContent).toBe("3/5"));
         expect(screen.getByTestId("stats-tokens-per-second").textContent).toBe("120");
-        expect(screen.getByTestId("stats-speedup").textContent).toBe("1.20×");
+        expect(screen.getByTestId("stats-speedup").textContent).toBe("1.20× faster");
         expect(screen.getByTestId("send")).toBeTruthy();
     });
 
@@ -149,5 +149,104 @@ describe("ChatView errors", () => {
         await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("No model is loaded"));
         await waitFor(() => expect(composer.value).toBe("Hello there"));
         expect(screen.queryByTestId("message-user")).toBeNull();
+    });
+});
+
+describe("ChatView everyday edges", () => {
+    it("leaves no empty conversation behind when no model is loaded", async () => {
+        const api = new FakeApi();
+        api.engine = null;
+        const { chat } = await renderWith(ChatView, {}, api);
+        const composer = await type("Hello there");
+        await fireEvent.keyDown(composer, { key: "Enter" });
+        await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("No model is loaded"));
+        await waitFor(() => expect(composer.value).toBe("Hello there"));
+        expect(api.callsOf("createConversation")).toHaveLength(1);
+        expect(api.callsOf("deleteConversation")).toHaveLength(1);
+        expect(api.conversations).toEqual([]);
+        expect(chat.conversations).toEqual([]);
+        expect(chat.conversation).toBeNull();
+        await waitFor(() => expect(screen.queryAllByTestId("conversation-item")).toHaveLength(0));
+    });
+
+    it("titles a conversation from its first message when its system prompt was set first", async () => {
+        const { api } = await renderWith(ChatView);
+        await fireEvent.click(screen.getByTestId("conversation-settings"));
+        await fireEvent.input(screen.getByTestId("system-prompt"), { target: { value: "Be brief." } });
+        await fireEvent.click(screen.getByTestId("conversation-settings-save"));
+        await waitFor(() => expect(api.callsOf("createConversation")).toEqual([[{ systemPrompt: "Be brief.", sampling: {} }]]));
+        expect(screen.getByRole("heading", { level: 2 }).textContent).toBe("New chat");
+        await fireEvent.keyDown(await type("Once upon a time\nthere was"), { key: "Enter" });
+        await waitFor(() => expect(screen.getByRole("heading", { level: 2 }).textContent).toBe("Once upon a time"));
+        await waitFor(() => expect(screen.getByTestId("conversation-title").textContent).toBe("Once upon a time"));
+        expect(screen.getByTestId("conversation-date").textContent).toBe("just now");
+    });
+
+    it("keeps regenerated answers as versions to flip through", async () => {
+        const api = new FakeApi();
+        const { chat } = await renderWith(ChatView, {}, api);
+        await fireEvent.keyDown(await type("Hi"), { key: "Enter" });
+        await waitFor(() => expect(screen.getByTestId("regenerate")).toBeTruthy());
+        expect(screen.queryByTestId("versions")).toBeNull();
+        const firstId = chat.messages.at(-1)!.id;
+        api.answerSteps = [{ step: 1, drafted: 0, accepted: 0, source: null, tokens: [7], text: "A second answer", ms: 5 }];
+        await fireEvent.click(screen.getByTestId("regenerate"));
+        await waitFor(() => expect(screen.getByTestId("version-label").textContent).toBe("2/2"));
+        expect(screen.getAllByTestId("message-assistant")).toHaveLength(1);
+        expect(screen.getByTestId("message-assistant").textContent).toContain("A second answer");
+        await fireEvent.click(screen.getByTestId("version-previous"));
+        await waitFor(() => expect(screen.getByTestId("version-label").textContent).toBe("1/2"));
+        expect(api.callsOf("updateConversation").at(-1)).toEqual([chat.conversation!.id, { showVersion: firstId }]);
+        expect(screen.getByTestId("message-assistant").textContent).toContain("Once upon a time, there");
+        expect((screen.getByTestId("version-previous") as HTMLButtonElement).disabled).toBe(true);
+        await fireEvent.click(screen.getByTestId("version-next"));
+        await waitFor(() => expect(screen.getByTestId("message-assistant").textContent).toContain("A second answer"));
+    });
+
+    it("names only the strategies that can run, and says why the others cannot", async () => {
+        const api = new FakeApi();
+        api.engine = { ...testEngine(), available: ["ngram", "early-exit", "retrieval", "history"] };
+        await renderWith(ChatView, {}, api);
+        // Draft, n-gram, documents and history are on; there is no draft model, nothing indexed, no past answer.
+        expect(screen.getByTestId("strategies").textContent!.trim()).toBe("N-gram");
+        await fireEvent.click(screen.getByTestId("strategies"));
+        const why = (name: string) => screen.getByTestId(`strategy-status-${name}`);
+        expect(why("ngram").dataset.runs).toBe("true");
+        expect(why("draft").textContent).toContain("no draft model is loaded");
+        expect(why("retrieval").textContent).toContain("no documents are indexed");
+        expect(why("history").textContent).toContain("there are no past answers yet");
+        expect(why("early-exit").textContent).toContain("off in Settings");
+        // One answer later, history has something to guess from.
+        await fireEvent.keyDown(await type("Hi"), { key: "Enter" });
+        await waitFor(() => expect(screen.getByTestId("strategies").textContent!.trim()).toBe("N-gram · History"));
+        expect(why("history").dataset.runs).toBe("true");
+    });
+
+    it("is one click from greedy decoding", async () => {
+        const { app } = await renderWith(ChatView);
+        const greedy = screen.getByTestId("greedy") as HTMLInputElement;
+        expect(greedy.checked).toBe(false);
+        await fireEvent.click(greedy);
+        await waitFor(() => expect(app.settings!.sampling.temperature).toBe(0));
+        await fireEvent.click(greedy);
+        await waitFor(() => expect(app.settings!.sampling.temperature).toBe(0.8));
+    });
+
+    it("reopens the conversation that was open, as after a reload", async () => {
+        const api = new FakeApi();
+        const memory = new MemoryLastConversation();
+        const first = await renderWith(ChatView, {}, api, memory);
+        await fireEvent.keyDown(await type("Remember me"), { key: "Enter" });
+        await waitFor(() => expect(screen.getByTestId("regenerate")).toBeTruthy());
+        const id = first.chat.conversation!.id;
+        first.unmount();
+        const second = await renderWith(ChatView, {}, api, memory);
+        expect(second.chat.conversation?.id).toBe(id);
+        await waitFor(() => expect(screen.getByTestId("message-user").textContent).toContain("Remember me"));
+        // "New chat" is remembered too.
+        await fireEvent.click(screen.getByTestId("new-conversation"));
+        second.unmount();
+        const third = await renderWith(ChatView, {}, api, memory);
+        expect(third.chat.conversation).toBeNull();
     });
 });

@@ -36,6 +36,31 @@ describe("DocumentsView", () => {
         expect(screen.getByTestId("documents-progress").getAttribute("data-state")).toBe("done");
     });
 
+    it("lists the indexed files with their tokens and removes one, which then shows as skipped", async () => {
+        const api = new FakeApi();
+        api.documents = {
+            sources: [{
+                id: "1", path: "/home/me/notes", kind: "folder", watch: false, files: 3, indexed: 2, tokens: 1500, state: "idle", progress: null,
+                skipped: [{ path: "/home/me/notes/photo.png", reason: "not a text file (.png)" }],
+                indexedFiles: [{ id: "1:10", path: "/home/me/notes/a.md", tokens: 1200 }, { id: "1:11", path: "/home/me/notes/sub/b.txt", tokens: 300 }]
+            }],
+            storeBytes: 1000,
+            tokens: 1500
+        };
+        await renderWith(DocumentsView, {}, api);
+        await waitFor(() => expect(screen.getAllByTestId("documents-indexed-file")).toHaveLength(2));
+        const rows = screen.getAllByTestId("documents-indexed-file").map((r) => r.textContent!.replace(/\s+/g, " ").trim());
+        expect(rows[0]).toContain("a.md");
+        expect(rows[0]).toContain("1200 tokens");
+        expect(rows[1]).toContain("sub/b.txt");
+        expect(screen.getByTestId("documents-skipped").textContent).toContain("photo.png — not a text file (.png)");
+        await fireEvent.click(screen.getByLabelText("Remove /home/me/notes/sub/b.txt from the index"));
+        await waitFor(() => expect(screen.getAllByTestId("documents-indexed-file")).toHaveLength(1));
+        expect(api.callsOf("removeDocuments")).toEqual([["1:11"]]);
+        expect(screen.getByTestId("documents-skipped").textContent).toContain("sub/b.txt — removed from the index by you");
+        expect(screen.getByText("1200 tokens", { selector: ".counts span" })).toBeTruthy();
+    });
+
     it("removes, re-indexes and watches a source", async () => {
         const api = new FakeApi();
         api.documents = {

@@ -36,15 +36,57 @@ describe("SettingsView", () => {
         await fireEvent.change(max, { target: { value: "12" } });
         await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ maxDraft: 12 }]));
 
-        await fireEvent.change(screen.getByLabelText("Temperature"), { target: { value: "0.8" } });
-        await waitFor(() => expect((api.callsOf("updateSettings").at(-1)![0] as { sampling: { temperature: number } }).sampling.temperature).toBe(0.8));
+        await fireEvent.change(screen.getByLabelText("Temperature"), { target: { value: "1.1" } });
+        await waitFor(() => expect((api.callsOf("updateSettings").at(-1)![0] as { sampling: { temperature: number } }).sampling.temperature).toBe(1.1));
 
         await fireEvent.change(screen.getByTestId("backend"), { target: { value: "vulkan" } });
         await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ backend: "vulkan" }]));
         await fireEvent.change(screen.getByLabelText("Threads (0 = auto)"), { target: { value: "4" } });
         await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ threads: 4 }]));
-        await fireEvent.change(screen.getByLabelText("Context size"), { target: { value: "8192" } });
+    });
+
+    it("defaults the context to the model's trained one and warns above it", async () => {
+        const { api } = await renderWith(SettingsView);
+        const mode = screen.getByTestId("context-mode") as HTMLSelectElement;
+        expect(mode.value).toBe("auto");
+        expect(mode.selectedOptions[0]!.textContent).toBe("Trained (2048)");
+        expect(screen.queryByTestId("context-warning")).toBeNull();
+        await fireEvent.change(mode, { target: { value: "number" } });
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ contextSize: 2048 }]));
+        expect(screen.queryByTestId("context-warning")).toBeNull();
+        await fireEvent.change(await screen.findByTestId("context-size"), { target: { value: "8192" } });
         await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ contextSize: 8192 }]));
+        await waitFor(() => expect(screen.getByTestId("context-warning").textContent).toMatch(/8192 tokens is more than this model was trained with \(2048\)/));
+        await fireEvent.change(mode, { target: { value: "auto" } });
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ contextSize: "auto" }]));
+        await waitFor(() => expect(screen.queryByTestId("context-warning")).toBeNull());
+    });
+
+    it("has auto, which sets the other switches aside", async () => {
+        const { api, app } = await renderWith(SettingsView);
+        const auto = screen.getByTestId("strategy-toggle-auto") as HTMLInputElement;
+        expect(auto.checked).toBe(false);
+        expect(auto.closest("label")!.querySelector("strong")!.textContent).toBe("Auto");
+        await fireEvent.click(auto);
+        await waitFor(() => expect(app.settings!.strategies.auto).toBe(true));
+        expect((api.callsOf("updateSettings").at(-1)![0] as { strategies: Record<string, boolean> }).strategies.auto).toBe(true);
+        const draft = screen.getByTestId("strategy-toggle-draft") as HTMLInputElement;
+        // The test engine has no draft model: auto will not use one, and the switch says so.
+        expect(draft.disabled).toBe(true);
+        expect(draft.checked).toBe(false);
+        expect((screen.getByTestId("strategy-toggle-ngram") as HTMLInputElement).checked).toBe(true);
+    });
+
+    it("makes greedy decoding one click away, and back to sampling at 0.8", async () => {
+        const { app } = await renderWith(SettingsView);
+        const greedy = screen.getByTestId("settings-greedy") as HTMLInputElement;
+        expect(greedy.checked).toBe(false);
+        expect(app.settings!.sampling.temperature).toBe(0.8);
+        await fireEvent.click(greedy);
+        await waitFor(() => expect(app.settings!.sampling.temperature).toBe(0));
+        expect(greedy.checked).toBe(true);
+        await fireEvent.click(greedy);
+        await waitFor(() => expect(app.settings!.sampling.temperature).toBe(0.8));
     });
 
     it("refuses an invalid number without saving", async () => {

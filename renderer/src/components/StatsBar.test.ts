@@ -9,7 +9,7 @@ describe("StatsBar", () => {
         const steps = sampleSteps();
         await renderWith(StatsBar, { stats: statsOf(steps), steps });
         expect(screen.getByTestId("stats-tokens-per-second").textContent).toBe("120");
-        expect(screen.getByTestId("stats-speedup").textContent).toBe("1.20×");
+        expect(screen.getByTestId("stats-speedup").textContent).toBe("1.20× faster");
         expect(screen.getByText("estimate")).toBeTruthy();
         expect(screen.getByTestId("stats-accepted").textContent).toBe("3/5");
         expect(screen.getByText("2.00")).toBeTruthy();
@@ -33,7 +33,7 @@ describe("StatsBar", () => {
         const steps = sampleSteps();
         await renderWith(StatsBar, { stats: statsOf(steps), steps, race: { prompt: "Once", strategies: ["ngram"], maxTokens: 64 } }, api);
         await fireEvent.click(screen.getByRole("button", { name: /race plain decoding/i }));
-        await waitFor(() => expect(screen.getByTestId("stats-race").textContent).toContain("1.80×"));
+        await waitFor(() => expect(screen.getByTestId("stats-race").textContent).toContain("1.80× faster"));
         expect(screen.getByTestId("stats-race").textContent).toContain("same text");
         expect(api.callsOf("race")[0]).toEqual([{ prompt: "Once", strategies: ["ngram"], maxTokens: 64 }]);
     });

@@ -78,6 +78,31 @@ export function takeDrawnAnswer(messageId: string, colour: boolean, steps: numbe
     return drawn != null && drawn.colour === colour && drawn.steps === steps ? drawn.element : null;
 }
 
+/** Where the window remembers the open conversation, so a reload returns to it. */
+export interface LastConversationMemory {
+    get(): string | null;
+    set(id: string | null): void;
+}
+
+/** The open conversation's id in the window's localStorage (per origin: one per `presage serve` port, one in Electron). */
+export const localLastConversation: LastConversationMemory = {
+    get: () => {
+        try {
+            return globalThis.localStorage?.getItem("presage.lastConversation") || null;
+        } catch {
+            return null;
+        }
+    },
+    set: (id) => {
+        try {
+            if (id == null) globalThis.localStorage?.removeItem("presage.lastConversation");
+            else globalThis.localStorage?.setItem("presage.lastConversation", id);
+        } catch {
+            // Storage turned off: a reload starts a new chat, as before.
+        }
+    }
+};
+
 /** The open conversation, its messages, and the answer being generated. */
 export class ChatStore {
     conversations = $state.raw<Conversation[]>([]);
@@ -91,13 +116,25 @@ export class ChatStore {
     stopReasons = $state.raw<Record<string, StopReason>>({});
     /** Text of a message that could not be sent, for the composer to take back (nothing typed is lost). */
     unsent = $state<string | null>(null);
+    /** Called after each answer (stored or not): what depends on past answers may have changed. */
+    onanswered: (() => void) | null = null;
     private searchSeq = 0;
 
     constructor(
         readonly api: Api,
         private readonly baseline: () => number | null = () => null,
-        private readonly now: () => number = () => performance.now()
+        private readonly now: () => number = () => performance.now(),
+        private readonly memory: LastConversationMemory = localLastConversation
     ) {}
+
+    /** Loads the list and reopens the conversation that was open when the window last closed. */
+    async start(): Promise<void> {
+        await this.loadConversations();
+        const last = this.memory.get();
+        if (last == null || this.conversation != null) return;
+        if (this.conversations.some((c) => c.id === last)) await this.open(last);
+        else this.memory.set(null);
+    }
 
     get generating(): boolean {
         return this.live != null;
@@ -121,6 +158,7 @@ export class ChatStore {
             this.conversation = conversation;
             this.messages = messages.filter((m) => m.role !== "system");
             this.error = null;
+            this.memory.set(conversation.id);
         } catch (err) {
             this.error = (err as Error).message;
         } finally {
@@ -134,6 +172,14 @@ export class ChatStore {
         this.conversation = null;
         this.messages = [];
         this.error = null;
+        this.memory.set(null);
+    }
+
+    /** Sets the open conversation (e.g. one just created by its settings) and lists it first. */
+    adopt(conversation: Conversation): void {
+        this.conversation = conversation;
+        this.conversations = [conversation, ...this.conversations.filter((c) => c.id !== conversation.id)];
+        this.memory.set(conversation.id);
     }
 
     async rename(id: string, title: string): Promise<void> {
@@ -160,25 +206,45 @@ export class ChatStore {
         }
     }
 
-    /** Sends a new user message and streams the answer. */
+    /**
+     * Sends a new user message and streams the answer. The first message of a new chat creates the
+     * conversation (the server titles it from the message); when the answer cannot start (no model,
+     * busy), that conversation is deleted again, so no empty one is left behind.
+     */
     async send(content: string): Promise<void> {
         const text = content.trim();
         if (text === "" || this.generating) return;
         let conversation = this.conversation;
+        const created = conversation == null;
         if (conversation == null) {
             try {
-                conversation = await this.api.createConversation({ title: titleFrom(text) });
+                conversation = await this.api.createConversation({});
             } catch (err) {
                 this.error = (err as Error).message;
+                this.unsent = text;
                 return;
             }
-            this.conversation = conversation;
-            this.conversations = [conversation, ...this.conversations.filter((c) => c.id !== conversation!.id)];
+            this.adopt(conversation);
         }
         const pending = localMessage(conversation.id, "user", text);
         this.messages = [...this.messages, pending];
         const started = await this.answer(conversation.id, { content: text }, pending.id);
-        if (!started) this.unsent = text;
+        if (started) return;
+        this.unsent = text;
+        if (created) await this.discard(conversation.id);
+    }
+
+    /** Deletes a conversation this window just created for a message that was never answered. */
+    private async discard(id: string): Promise<void> {
+        const error = this.error;
+        try {
+            await this.api.deleteConversation(id);
+        } catch {
+            // Already gone, or the server is unreachable: the list below shows what is there.
+        }
+        this.conversations = this.conversations.filter((c) => c.id !== id);
+        if (this.conversation?.id === id) this.newConversation();
+        this.error = error;
     }
 
     /** Replaces a user message, drops what followed it, and answers again. */
@@ -193,13 +259,26 @@ export class ChatStore {
         await this.answer(conversation.id, { content: text, editMessageId: messageId }, edited.id);
     }
 
-    /** Drops the last answer and answers again. */
+    /** Answers the last question again; the answer shown now stays as an earlier version. */
     async regenerate(): Promise<void> {
         const conversation = this.conversation;
         if (this.generating || conversation == null) return;
         const last = this.messages.at(-1);
+        // The new answer streams in the old one's place; the old one comes back as a version.
         if (last?.role === "assistant") this.messages = this.messages.slice(0, -1);
         await this.answer(conversation.id, { regenerate: true }, null);
+    }
+
+    /** Shows another kept version of an answer (and continues the conversation from it). */
+    async showVersion(messageId: string): Promise<void> {
+        const conversation = this.conversation;
+        if (this.generating || conversation == null) return;
+        try {
+            await this.api.updateConversation(conversation.id, { showVersion: messageId });
+        } catch (err) {
+            this.error = (err as Error).message;
+        }
+        await this.reloadMessages(conversation.id);
     }
 
     /** Stops the answer; what was generated is kept. */
@@ -229,6 +308,7 @@ export class ChatStore {
                 case "start":
                     started = true;
                     live.generationId = event.generationId;
+                    if (event.conversation != null) this.refresh(event.conversation);
                     if (event.userMessage != null && pendingUserId != null)
                         this.messages = this.messages.map((m) => (m.id === pendingUserId ? event.userMessage! : m));
                     if (live.stopRequested) void this.api.stopGeneration(event.generationId).catch(() => {});
@@ -268,8 +348,16 @@ export class ChatStore {
             await this.reloadMessages(conversationId);
         }
         this.live = null;
-        void this.loadConversations();
+        // A refused message changed nothing (and its new conversation is about to go).
+        if (started) void this.loadConversations();
+        this.onanswered?.();
         return started;
+    }
+
+    /** A newer copy of a conversation (its title, its time) in the list and the header. */
+    private refresh(conversation: Conversation): void {
+        this.conversations = this.conversations.map((c) => (c.id === conversation.id ? conversation : c));
+        if (this.conversation?.id === conversation.id) this.conversation = conversation;
     }
 
     private async reloadMessages(conversationId: string): Promise<void> {
@@ -281,11 +369,6 @@ export class ChatStore {
             }
         } catch { /* keep what is on screen */ }
     }
-}
-
-function titleFrom(text: string): string {
-    const line = text.split("\n")[0]!.trim();
-    return line.length > 48 ? line.slice(0, 47) + "…" : line;
 }
 
 function localMessage(conversationId: string, role: "user" | "assistant", content: string): Message {

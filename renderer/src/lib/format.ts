@@ -3,9 +3,32 @@ export function formatRate(tokensPerSecond: number | null | undefined): string {
     return tokensPerSecond >= 100 ? tokensPerSecond.toFixed(0) : tokensPerSecond.toFixed(1);
 }
 
+/**
+ * A speed ratio (new ÷ plain) in words: "1.35× faster", or for a slowdown its inverse, "6.2× slower"
+ * (a ratio under 1 never reads as "faster").
+ */
 export function formatSpeedup(speedup: number | null | undefined): string {
-    if (speedup == null || !Number.isFinite(speedup)) return "–";
-    return `${speedup.toFixed(2)}×`;
+    if (speedup == null || !Number.isFinite(speedup) || speedup <= 0) return "–";
+    if (speedup >= 1) return `${speedup.toFixed(2)}× faster`;
+    const slower = 1 / speedup;
+    return `${slower.toFixed(slower < 10 ? 2 : 1)}× slower`;
+}
+
+const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+
+/** When something happened, relative to `now`: "just now", "5 minutes ago", "yesterday", "3 days ago", then a date. */
+export function formatRelativeTime(time: number, now: number = Date.now()): string {
+    const seconds = (now - time) / 1000;
+    if (seconds < 45) return "just now";
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 60) return relative.format(-minutes, "minute");
+    const hours = Math.round(minutes / 60);
+    const day = (t: number) => Math.floor((t - new Date(t).getTimezoneOffset() * 60_000) / 86_400_000);
+    const days = day(now) - day(time);
+    if (days === 0) return relative.format(-hours, "hour");
+    if (days < 7) return relative.format(-days, "day");
+    const date = new Date(time);
+    return date.toLocaleDateString("en", new Date(now).getFullYear() === date.getFullYear() ? { day: "numeric", month: "short" } : { day: "numeric", month: "short", year: "numeric" });
 }
 
 export function formatPercent(rate: number): string {

@@ -1,4 +1,4 @@
-import type { DraftSource, StrategyName } from "./types.ts";
+import type { DocumentsResponse, DraftSource, EngineInfo, Settings, StrategyName } from "./types.ts";
 
 /** The drafters as the user knows them. */
 export const sourceLabels: Record<DraftSource, string> = {
@@ -23,11 +23,57 @@ export const strategySwitches: { name: StrategySwitch; label: string; hint: stri
     { name: "reduction", label: "Reduction", hint: "Keeps only the guesses worth verifying (hypothesis reduction)." }
 ];
 
+/** "auto" as the user knows it (the same word in Settings, the Race view, the CLI and the API). */
+export const autoLabel = "Auto";
+export const autoHint = "Every strategy that can run now, under hypothesis reduction.";
+
 export const raceStrategies: { name: StrategyName; label: string }[] = [
-    { name: "auto", label: "All available" },
+    { name: "auto", label: autoLabel },
     { name: "draft", label: "Draft model" },
     { name: "ngram", label: "N-gram" },
     { name: "retrieval", label: "Documents" },
     { name: "history", label: "History" },
     { name: "early-exit", label: "Early exit" }
 ];
+
+/** The strategies an answer can use, each with whether it runs now and, when it cannot, why. */
+export interface StrategyStatus {
+    name: Exclude<StrategySwitch, "reduction">;
+    label: string;
+    /** Switched on in Settings (or by "auto"). */
+    on: boolean;
+    /** On, and able to run with what is loaded and indexed now. */
+    runs: boolean;
+    /** Why it does not run; null when it runs. */
+    reason: string | null;
+}
+
+/**
+ * What the next answer can use: each strategy with whether it runs and why not. Retrieval needs
+ * indexed documents and History past answers, even with the document store attached.
+ */
+export function strategyStatus(settings: Settings | null, engine: EngineInfo | null, documents: DocumentsResponse | null): StrategyStatus[] {
+    return strategySwitches.filter((s) => s.name !== "reduction").map(({ name, label }) => {
+        const source = name as Exclude<StrategySwitch, "reduction">;
+        const on = settings != null && (settings.strategies.auto || settings.strategies[source]);
+        const why = (): string | null => {
+            if (engine == null) return "no model is loaded";
+            if (!on) return "off in Settings";
+            switch (source) {
+                case "draft":
+                    return engine.draftModelPath == null ? "no draft model is loaded: choose one in Models" : null;
+                case "retrieval":
+                    if (!engine.available.includes("retrieval")) return "the document store is not open";
+                    return (documents?.tokens ?? 0) > 0 ? null : "no documents are indexed: add some in Documents";
+                case "history":
+                    if (!settings!.historyEnabled) return "keeping answers is off in Settings";
+                    if (!engine.available.includes("history")) return "the document store is not open";
+                    return (documents?.historyAnswers ?? 0) > 0 ? null : "there are no past answers yet";
+                default:
+                    return engine.available.includes(source) ? null : "the loaded model does not support it";
+            }
+        };
+        const reason = why();
+        return { name: source, label, on, runs: reason == null, reason };
+    });
+}

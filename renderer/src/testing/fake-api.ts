@@ -1,4 +1,5 @@
-import type { Api } from "../lib/api.ts";
+import { titleFrom } from "../../../datastore/conversations.ts";
+import { ApiError, type Api } from "../lib/api.ts";
 import type {
     AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, DownloadProgress, EngineInfo, Message, ModelFile,
     ModelsResponse, PairDownloadProgress, RaceRequest,
@@ -32,6 +33,8 @@ export class FakeApi implements Api {
     /** When set, each step waits for this promise factory before it is sent (to test stop). */
     stepGate: (() => Promise<void>) | null = null;
     raceResult: RaceResponse | null = null;
+    /** Answers kept as other versions (Regenerate), by id, as the real store keeps them. */
+    readonly hiddenAnswers = new Map<string, Message>();
     private readonly listeners = new Set<(event: AppEvent) => void>();
     private readonly stopped = new Set<string>();
     private ids = 0;
@@ -126,10 +129,22 @@ export class FakeApi implements Api {
         if (conversation == null) throw new Error(`There is no conversation ${id}.`);
         return { conversation, messages: [...(this.messages.get(id) ?? [])] };
     }
-    async updateConversation(id: string, patch: Partial<Conversation>) {
+    async updateConversation(id: string, patch: Partial<Conversation> & { showVersion?: string }) {
         this.record("updateConversation", id, patch);
+        const { showVersion, ...fields } = patch;
         const i = this.conversations.findIndex((c) => c.id === id);
-        this.conversations[i] = { ...this.conversations[i]!, ...patch, updatedAt: Date.now() };
+        if (i < 0) throw new ApiError(`There is no conversation ${id}: it may have been deleted.`, "not-found");
+        if (showVersion != null) {
+            const list = this.messages.get(id) ?? [];
+            const at = list.findIndex((m) => m.versions?.ids.includes(showVersion));
+            const shown = list[at];
+            const next = this.hiddenAnswers.get(showVersion);
+            if (shown == null || next == null) throw new ApiError(`There is no answer ${showVersion} in this conversation.`, "not-found");
+            this.hiddenAnswers.delete(showVersion);
+            this.hiddenAnswers.set(shown.id, shown);
+            list[at] = { ...next, versions: { ids: shown.versions!.ids, index: shown.versions!.ids.indexOf(showVersion) } };
+        }
+        this.conversations[i] = { ...this.conversations[i]!, ...fields, updatedAt: Date.now() };
         return this.conversations[i]!;
     }
     async deleteConversation(id: string) {
@@ -138,21 +153,27 @@ export class FakeApi implements Api {
     }
     async sendMessage(conversationId: string, req: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
         this.record("sendMessage", conversationId, req);
+        // Refused before the answer starts, as the real service does.
+        if (this.engine == null) throw new ApiError("No model is loaded: load one in the models panel first.", "no-model");
         const list = this.messages.get(conversationId) ?? [];
         let userMessage: Message | null = null;
+        let earlier: Message | null = null;
         if (req.editMessageId != null) {
             const i = list.findIndex((m) => m.id === req.editMessageId);
             list.splice(i);
         } else if (req.regenerate) {
-            if (list.at(-1)?.role === "assistant") list.pop();
+            if (list.at(-1)?.role === "assistant") earlier = list.pop()!;
         }
         if (req.content != null) {
             userMessage = message(`m${++this.ids}`, conversationId, "user", req.content);
             list.push(userMessage);
+            const c = this.conversations.find((c) => c.id === conversationId);
+            if (c != null && c.title === "") c.title = titleFrom(req.content);
         }
         this.messages.set(conversationId, list);
         const generationId = `g${++this.ids}`;
-        onEvent({ type: "start", generationId, userMessage });
+        const conversation = this.conversations.find((c) => c.id === conversationId);
+        onEvent({ type: "start", generationId, userMessage, ...(conversation != null ? { conversation: { ...conversation } } : {}) });
         const sent: StepEvent[] = [];
         for (const step of this.answerSteps) {
             if (this.stepGate != null) await this.stepGate();
@@ -162,11 +183,15 @@ export class FakeApi implements Api {
             onEvent({ type: "step", step });
         }
         const text = sent.map((s) => s.text).join("");
+        const id = `m${++this.ids}`;
+        const ids = earlier == null ? [id] : [...(earlier.versions?.ids ?? [earlier.id]), id];
+        if (earlier != null) this.hiddenAnswers.set(earlier.id, earlier);
         const answer: Message = {
-            ...message(`m${++this.ids}`, conversationId, "assistant", text),
+            ...message(id, conversationId, "assistant", text),
             stats: statsOf(sent),
             steps: sent,
-            strategies: ["ngram"]
+            strategies: ["ngram"],
+            versions: ids.length > 1 ? { ids, index: ids.length - 1 } : null
         };
         list.push(answer);
         onEvent({ type: "done", message: answer, stopReason: this.stopped.has(generationId) ? "abort" : "eog" });
@@ -186,7 +211,8 @@ export class FakeApi implements Api {
     }
     async listDocuments() {
         this.record("listDocuments");
-        return structuredClone(this.documents);
+        const historyAnswers = [...this.messages.values()].flat().filter((m) => m.role === "assistant").length + this.hiddenAnswers.size;
+        return { historyAnswers, ...structuredClone(this.documents) };
     }
     async addDocuments(req: { path: string; watch?: boolean }) {
         this.record("addDocuments", req);
@@ -199,6 +225,21 @@ export class FakeApi implements Api {
     }
     async removeDocuments(id: string) {
         this.record("removeDocuments", id);
+        const owner = this.documents.sources.find((s) => s.indexedFiles?.some((f) => f.id === id));
+        if (owner != null) {
+            // One file: it leaves the index and is listed as skipped, as the real service does.
+            const file = owner.indexedFiles!.find((f) => f.id === id)!;
+            const updated: DocumentSource = {
+                ...owner,
+                indexed: owner.indexed - 1,
+                tokens: owner.tokens - file.tokens,
+                indexedFiles: owner.indexedFiles!.filter((f) => f.id !== id),
+                skipped: [...owner.skipped, { path: file.path, reason: "removed from the index by you" }]
+            };
+            this.documents = { ...this.documents, tokens: this.documents.tokens - file.tokens, sources: this.documents.sources.map((s) => (s.id === owner.id ? updated : s)) };
+            return;
+        }
+        if (!this.documents.sources.some((s) => s.id === id)) throw new ApiError(`There is no document source ${id}: it may have been removed.`, "not-found");
         this.documents = { ...this.documents, sources: this.documents.sources.filter((s) => s.id !== id) };
     }
     async rescanDocuments(id: string) {
@@ -218,12 +259,12 @@ export class FakeApi implements Api {
 }
 
 export const defaultTestSettings: Settings = {
-    strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    strategies: { auto: false, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
     maxDraft: "auto",
-    sampling: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
+    sampling: { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
     backend: "auto",
     gpuLayers: "auto",
-    contextSize: 4096,
+    contextSize: "auto",
     threads: 0,
     targetModel: null,
     draftModel: null,
@@ -237,7 +278,8 @@ export function testEngine(): EngineInfo {
         draftModelPath: null,
         backend: { backend: "cpu", devices: [], cpuMathCores: 2, buildType: "prebuilt" },
         threads: 2,
-        contextSize: 4096,
+        contextSize: 2048,
+        trainContextSize: 2048,
         vocabulary: "abc",
         calibration: { stepMs: [2, 2.2, 2.5], plainTokenMs: 10, baselineTokensPerSecond: 500 },
         available: ["ngram", "history", "early-exit"]
