@@ -15,6 +15,10 @@ export interface PresageBridge extends Omit<AppApi, "sendMessage"> {
     sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void): Promise<void>;
     /** A native open dialog (Electron's dialog.showOpenDialog); resolves to the chosen paths, [] if cancelled. */
     choosePaths(options: { kind: "folder" | "file"; title?: string; filters?: { name: string; extensions: string[] }[] }): Promise<string[]>;
+    /** Desktop only: copies a chosen .gguf into the models folder (checked first); resolves to its path there. */
+    addModelFile?(path: string): Promise<string>;
+    /** Desktop only: the menu and its shortcuts (Cmd/Ctrl+N, Cmd/Ctrl+,) or a drop ask the window to show something. */
+    onShellCommand?(listener: (command: "new-chat" | "settings" | "documents" | "models") => void): () => void;
 }
 
 declare global {
