@@ -44,7 +44,7 @@ function productionView(dir: string): { root: string; run(env: NodeJS.ProcessEnv
             exit: (code) => { calls.push(["exit", code]); process.exit(code); },
             setPath: (...a) => calls.push(["setPath", ...a]),
             getPath: () => ${JSON.stringify(join(dir, "userData"))},
-            requestSingleInstanceLock: () => { calls.push(["requestSingleInstanceLock"]); return true; },
+            requestSingleInstanceLock: () => { calls.push(["requestSingleInstanceLock"]); return process.env.FAKE_SECOND_INSTANCE !== "1"; },
             on: (event) => calls.push(["on", event]),
             // Never ready: the module graph is what is checked, not the window.
             whenReady: () => { calls.push(["whenReady"]); return new Promise(() => {}); }
@@ -106,6 +106,11 @@ describe("the Electron bundles", () => {
         expect(result.calls).toContainEqual(["requestSingleInstanceLock"]);
         expect(result.calls).toContainEqual(["whenReady"]);
         expect(result.calls.some((c) => c[0] === "relaunch")).toBe(false);
+        for (const event of ["second-instance", "web-contents-created", "window-all-closed"]) expect(result.calls).toContainEqual(["on", event]);
+
+        // A second instance hands over to the first (which focuses its window) and goes.
+        const second = view.run({ ...baseEnv(), UV_THREADPOOL_SIZE: "1", FAKE_SECOND_INSTANCE: "1" });
+        expect(second.calls.filter((c) => c[0] !== "on")).toEqual([["requestSingleInstanceLock"], ["exit", 0]]);
 
         // The view really hides devDependencies: a dev-only package cannot be found from it.
         const probe = join(view.root, "electron", "dist", "..", "probe.mjs");

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { builtinModelPath, packageRoot } from "../native-models/models-dir.ts";
+import { createAppServices } from "../server/services/app-services.ts";
 
 // Electron's API, replaced at the module boundary by a recording fake: the modules under test are real.
 const electron = vi.hoisted(() => ({
@@ -284,6 +285,22 @@ describe("quitting", () => {
         expect(app.quits).toBe(1);
         // The quit that follows the close goes through.
         expect(events.at(-1)!.prevented).toBe(false);
+    });
+
+    it("closes the real services: database checkpointed and closed", async () => {
+        const { app, quitByUser } = fakeApp();
+        const dbPath = join(dir, "quit", "presage.db");
+        const services = createAppServices({ modelsDir: join(dir, "quit", "models"), dbPath, calibrate: false });
+        await services.api.createConversation({ title: "kept" });
+        expect(existsSync(`${dbPath}-wal`)).toBe(true);
+        installGracefulQuit(app, () => services.close());
+        quitByUser();
+        await vi.waitFor(() => expect(app.quits).toBe(1));
+        expect(services.datastore.isOpen).toBe(false);
+        expect(existsSync(`${dbPath}-wal`) ? readFileSync(`${dbPath}-wal`).length : 0).toBe(0);
+        const reopened = createAppServices({ modelsDir: join(dir, "quit", "models"), dbPath, calibrate: false });
+        expect((await reopened.api.listConversations()).map((c) => c.title)).toEqual(["kept"]);
+        await reopened.close();
     });
 
     it("quits anyway when closing hangs", async () => {
