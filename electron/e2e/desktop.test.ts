@@ -83,6 +83,16 @@ if (why != null) {
             await page.getByTestId("send").waitFor({ timeout: 60_000 });
             expect((await answer.innerText()).trim().length).toBeGreaterThan(10);
             expect(await page.getByTestId("stats-speedup").last().innerText()).toMatch(/×$/);
+            // Streamed over IPC: the answer's steps arrive one by one before it is done.
+            const types = await page.evaluate(async () => {
+                const seen: string[] = [];
+                const { id } = await window.presage!.createConversation({ title: "stream" });
+                await window.presage!.sendMessage(id, { content: "Tom had a ball" }, (event) => seen.push(event.type));
+                return seen;
+            });
+            expect(types[0]).toBe("start");
+            expect(types.filter((t) => t === "step").length).toBeGreaterThan(1);
+            expect(types.at(-1)).toBe("done");
         }, 90_000);
 
         it("opens Settings from the menu (Cmd/Ctrl+,) and takes a screenshot", async () => {
