@@ -4,8 +4,10 @@ import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../native-models/models-dir.ts";
+import { builtinModelPath, packageRoot } from "../native-models/models-dir.ts";
+import { makeDocx, makePdf } from "../datastore/ingest/test-files.ts";
 import { buildElectron, mainExternals } from "../scripts/build-electron.js";
 import { invokeChannels, preloadChannels } from "./ipc-channels.ts";
 import { relaunchMarker } from "./threadpool.ts";
@@ -131,6 +133,37 @@ describe("the Electron bundles", () => {
         expect(again.calls.some((c) => c[0] === "relaunch")).toBe(false);
         expect(again.calls).toContainEqual(["whenReady"]);
         expect(again.stderr).toMatch(/^presage: relaunched without UV_THREADPOOL_SIZE=1; answers may be up to 1\.8x slower\.\n$/);
+    });
+
+    it("include an ingestion worker that reads and tokenizes a document on its own", async () => {
+        const docx = join(dir, "story.md");
+        writeFileSync(docx, "# Once upon a time\n\nThere was a little cat who liked to play.");
+        const worker = new Worker(join(built.out, "worker-bootstrap.mjs"), {
+            workerData: { entry: pathToFileURL(join(built.out, "ingest-worker.js")).href, modelPath: builtinModelPath }
+        });
+        try {
+            const messages: { kind: string; result?: { type: string; outcome?: { status: string; text?: string; tokens?: ArrayLike<number> } } }[] = [];
+            const next = () => new Promise<(typeof messages)[number]>((resolve, reject) => {
+                worker.once("message", resolve);
+                worker.once("error", reject);
+            });
+            messages.push(await next());
+            expect(messages[0]!.kind).toBe("ready");
+            // Text, and the formats whose libraries are bundled in (unpdf's pdf.js, mammoth).
+            const pdf = join(dir, "story.pdf");
+            writeFileSync(pdf, makePdf("The little dog ran to the park."));
+            const word = join(dir, "story.docx");
+            writeFileSync(word, makeDocx("The old owl sat on a branch."));
+            for (const [id, path, format, expected] of [[1, docx, "text", "little cat"], [2, pdf, "pdf", "little dog"], [3, word, "docx", "old owl"]] as const) {
+                worker.postMessage({ id, job: { type: "file", path, format, maxBytes: 1 << 20 } });
+                const done = await next();
+                expect(done, format).toMatchObject({ kind: "done", result: { type: "file", outcome: { status: "ready" } } });
+                expect(done.result!.outcome!.text).toContain(expected);
+                expect(done.result!.outcome!.tokens!.length).toBeGreaterThan(5);
+            }
+        } finally {
+            await worker.terminate();
+        }
     });
 
     it("build a preload that needs only electron, exposes only window.presage, and reports dropped files' paths", async () => {
