@@ -9,6 +9,7 @@ import { ShardStore } from "./index/shard-store.ts";
 import { Migrations, presageApplicationId } from "./migrations.ts";
 import { Settings } from "./settings.ts";
 import { SourceStore } from "./sources.ts";
+import { sqliteNativeBinding } from "./sqlite-binding.ts";
 import { TokenizerStore } from "./tokenizers.ts";
 
 /** What changed in a datastore, for in-process listeners (drafters refresh their indexes on these). */
@@ -80,9 +81,11 @@ export class Datastore {
             Datastore.checkCompatible(file, migrations.latest);
             if (!options.readonly) Datastore.checkWritable(file);
         }
+        // Inside Electron, the copy of better-sqlite3 built for Electron's ABI (see sqlite-binding.ts).
+        const nativeBinding = sqliteNativeBinding();
         let db: Database;
         try {
-            db = new BetterSqlite3(file, { readonly: options.readonly === true });
+            db = new BetterSqlite3(file, { readonly: options.readonly === true, nativeBinding });
         } catch (err) {
             throw new DatastoreError(`Cannot open ${file} (${(err as Error).message}); check the path and its permissions.`, "unusable", { cause: err });
         }

@@ -2,7 +2,7 @@ import type {
     AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, CreateConversationRequest, DownloadRequest, LoadModelRequest, ModelsFolderRequest, PairDownloadRequest,
     RaceRequest, SendMessageRequest, Settings, UpdateConversationRequest
 } from "../server/app-api.ts";
-import { eventChannels, invokeChannels, type InvokeMethod, type IpcResult } from "./ipc-channels.ts";
+import { eventChannels, invokeChannels, shellCommands, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";
 
 /** The options of the native open dialog. */
 export interface ChoosePathsOptions {
@@ -11,13 +11,17 @@ export interface ChoosePathsOptions {
     filters?: { name: string; extensions: string[] }[];
 }
 
-/** `window.presage`: the app API (one method per message) plus the native folder/file dialog. */
+/** `window.presage`: the app API (one method per message) plus what only the desktop shell can do. */
 export interface PresageBridge extends Omit<AppApi, "sendMessage"> {
     sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void): Promise<void>;
     /** A native open dialog; resolves to the chosen paths, or [] if cancelled. */
     choosePaths(options: ChoosePathsOptions): Promise<string[]>;
     /** Shows the models folder in the system's file manager. */
     openModelsFolder(): Promise<void>;
+    /** Copies a chosen .gguf into the models folder (checked first); resolves to its path there. */
+    addModelFile(path: string): Promise<string>;
+    /** Menu items, their shortcuts (Cmd/Ctrl+N, Cmd/Ctrl+,) and drops ask the window to show something. */
+    onShellCommand(listener: (command: ShellCommand) => void): () => void;
 }
 
 /** The part of Electron's ipcRenderer the bridge uses (so it can be exercised without Electron). */
@@ -90,6 +94,14 @@ export function createBridge(ipc: IpcRendererLike): PresageBridge {
             ipc.on(eventChannels.appEvent, handler);
             return () => void ipc.removeListener(eventChannels.appEvent, handler);
         },
-        choosePaths: (options: ChoosePathsOptions) => call("choosePaths", options)
+        choosePaths: (options: ChoosePathsOptions) => call("choosePaths", options),
+        addModelFile: (path: string) => call("addModelFile", path),
+        onShellCommand(listener: (command: ShellCommand) => void) {
+            const handler = (_event: unknown, ...args: unknown[]) => {
+                if (shellCommands.includes(args[0] as ShellCommand)) listener(args[0] as ShellCommand);
+            };
+            ipc.on(eventChannels.shellCommand, handler);
+            return () => void ipc.removeListener(eventChannels.shellCommand, handler);
+        }
     };
 }

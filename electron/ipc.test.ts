@@ -8,7 +8,7 @@ import { describeWithStories } from "../native-models/testing/stories.ts";
 import type { AnswerEvent } from "../server/app-api.ts";
 import { createAppServices, type AppServices } from "../server/services/app-services.ts";
 import { createBridge, type IpcRendererLike, type PresageBridge } from "./bridge.ts";
-import { invokeChannels } from "./ipc-channels.ts";
+import { invokeChannels, preloadChannels } from "./ipc-channels.ts";
 import { forwardAppEvents, registerIpcHandlers, type InvokeEventLike, type IpcMainLike } from "./ipc.ts";
 import { isTrustedSender } from "./sender-check.ts";
 
@@ -73,7 +73,9 @@ function wire(services: AppServices, frameUrl: () => string, opened: string[] = 
         ipcMain, api: services.api,
         isTrusted: (url) => isTrustedSender(url, { fileUrl: page }),
         choosePaths: async (_event, options) => [`/chosen/${options.kind}`],
-        openFolder: async (path) => void opened.push(path)
+        openFolder: async (path) => void opened.push(path),
+        addModelFile: async (path) => `/models/${path.split("/").at(-1)}`,
+        dropPaths: async (_event, paths) => ({ models: [], documents: paths, errors: [] })
     });
     const stopEvents = forwardAppEvents(services.api, () => [sender]);
     return { handlers, bridge: createBridge(ipcRenderer), rendererListeners, unregister, stopEvents };
@@ -99,9 +101,9 @@ describeWithStories("the IPC handlers and the preload bridge", (storiesPath) => 
     });
 
     it("has one bridge method per handler, one handler per channel", () => {
-        const methods = Object.keys(w.bridge).filter((k) => k !== "onAppEvent").sort();
+        const methods = Object.keys(w.bridge).filter((k) => k !== "onAppEvent" && k !== "onShellCommand").sort();
         expect(methods).toEqual(Object.keys(invokeChannels).sort());
-        expect([...w.handlers.keys()].sort()).toEqual(Object.values(invokeChannels).sort());
+        expect([...w.handlers.keys()].sort()).toEqual([...Object.values(invokeChannels), preloadChannels.dropPaths].sort());
         // Nothing but functions: no ipcRenderer, no channels, no objects to reach through.
         for (const value of Object.values(w.bridge)) expect(typeof value).toBe("function");
     });
@@ -140,6 +142,19 @@ describeWithStories("the IPC handlers and the preload bridge", (storiesPath) => 
         await w.bridge.openModelsFolder();
         expect(opened.at(-1)).toBe(other);
         await expect(w.bridge.setModelsFolder({ dir: "relative" })).rejects.toMatchObject({ code: "invalid-request" });
+    });
+
+    it("rejects bad arguments with the very message the services give over HTTP", async () => {
+        for (const [viaIpc, direct] of [
+            [() => w.bridge.updateSettings({ sampling: { temperature: "hot" } } as never), () => services.api.updateSettings({ sampling: { temperature: "hot" } } as never)],
+            [() => w.bridge.createConversation({ title: 5 } as never), () => services.api.createConversation({ title: 5 } as never)],
+            [() => w.bridge.race({ prompt: "" }), () => services.api.race({ prompt: "" })],
+            [() => w.bridge.addDocuments({ path: "" }), () => services.api.addDocuments({ path: "" })]
+        ] as const) {
+            const expected = await Promise.resolve().then(direct as () => Promise<unknown>).then(() => null, (err: Error) => err.message);
+            expect(expected).toMatch(/^Invalid /);
+            await expect((viaIpc as () => Promise<unknown>)()).rejects.toMatchObject({ code: "invalid-request", message: expected });
+        }
     });
 
     it("refuses every message from a frame that is not our page", async () => {

@@ -1,11 +1,13 @@
-import type { AnswerEvent, AppApi, AppErrorCode } from "../server/app-api.ts";
+import type { AnswerEvent, AppApi, AppErrorCode, SendMessageRequest } from "../server/app-api.ts";
 import { ServiceError, firstLine } from "../server/services/service-error.ts";
 import type { ChoosePathsOptions } from "./bridge.ts";
-import { eventChannels, invokeChannels, type InvokeMethod, type IpcResult } from "./ipc-channels.ts";
+import { dropPathsArguments, ipcArguments, parseIpcArguments, type IpcArgument } from "./ipc-args.ts";
+import { eventChannels, invokeChannels, preloadChannels, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";
 
 /** The parts of an IpcMainInvokeEvent the handlers read. */
 export interface InvokeEventLike {
-    senderFrame: { url: string } | null;
+    /** The frame that sent the message; `parent` is null for a window's top frame. */
+    senderFrame: { url: string; parent?: unknown } | null;
     sender: { send(channel: string, ...args: unknown[]): void; isDestroyed(): boolean; once(event: "destroyed", listener: () => void): unknown };
 }
 
@@ -13,6 +15,13 @@ export interface InvokeEventLike {
 export interface IpcMainLike {
     handle(channel: string, handler: (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>): void;
     removeHandler(channel: string): void;
+}
+
+/** What a drop did: models copied into the models folder, documents being indexed, and what failed. */
+export interface DropOutcome {
+    models: string[];
+    documents: string[];
+    errors: string[];
 }
 
 export interface IpcHandlersOptions {
@@ -24,14 +33,18 @@ export interface IpcHandlersOptions {
     choosePaths: (event: InvokeEventLike, options: ChoosePathsOptions) => Promise<string[]>;
     /** Shows a folder in the system's file manager (Electron's shell.openPath). */
     openFolder?: (path: string) => Promise<void>;
+    /** Copies a .gguf into the models folder; resolves to its path there. */
+    addModelFile: (path: string) => Promise<string>;
+    /** Files dropped on the window (paths from the preload). */
+    dropPaths: (event: InvokeEventLike, paths: string[]) => Promise<DropOutcome>;
 }
 
 type Handler = (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>;
 
 /**
- * Registers one handler per app API message. Each checks its sender first, then calls the same
- * AppApi method the HTTP routes call; arguments are validated by the services. Returns the function
- * that removes them.
+ * Registers one handler per message. Each first checks that the sender is our page's top frame,
+ * then checks its arguments with the same zod schemas as the HTTP API (ipc-args.ts), and only then
+ * calls the AppApi method the HTTP routes call. Returns the function that removes them.
  */
 export function registerIpcHandlers(options: IpcHandlersOptions): () => void {
     const { api } = options;
@@ -61,7 +74,7 @@ export function registerIpcHandlers(options: IpcHandlersOptions): () => void {
             // Closing the window stops its answers, as closing an HTTP stream does.
             const controller = new AbortController();
             event.sender.once("destroyed", () => controller.abort());
-            await api.sendMessage(s(conversationId), request as never, (answer: AnswerEvent) => {
+            await api.sendMessage(s(conversationId), request as SendMessageRequest, (answer: AnswerEvent) => {
                 if (!event.sender.isDestroyed()) event.sender.send(eventChannels.answerEvent, streamId, answer);
             }, { signal: controller.signal });
         },
@@ -73,24 +86,36 @@ export function registerIpcHandlers(options: IpcHandlersOptions): () => void {
         rescanDocuments: (_e, id) => api.rescanDocuments(s(id)),
         setDocumentsWatch: (_e, id, watch) => api.setDocumentsWatch(s(id), watch as boolean),
         clearHistory: () => api.clearHistory(),
-        choosePaths: (event, opts) => options.choosePaths(event, validChooseOptions(opts))
+        choosePaths: (event, opts) => options.choosePaths(event, opts as ChoosePathsOptions),
+        addModelFile: (_e, path) => options.addModelFile(s(path))
     };
-    for (const [method, handler] of Object.entries(handlers) as [InvokeMethod, Handler][]) {
-        options.ipcMain.handle(invokeChannels[method], async (event, ...args): Promise<IpcResult<unknown>> => {
-            if (!options.isTrusted(event.senderFrame?.url ?? null))
+    const channels: [string, readonly IpcArgument[], Handler][] = (Object.entries(handlers) as [InvokeMethod, Handler][])
+        .map(([method, handler]) => [invokeChannels[method], ipcArguments[method], handler]);
+    channels.push([preloadChannels.dropPaths, dropPathsArguments, (event, paths) => options.dropPaths(event, paths as string[])]);
+
+    for (const [channel, expected, handler] of channels) {
+        options.ipcMain.handle(channel, async (event, ...args): Promise<IpcResult<unknown>> => {
+            if (!isOwnTopFrame(event, options.isTrusted))
                 return failure("forbidden", "This message did not come from Presage's own window and was refused.");
             try {
-                return { ok: true, value: await handler(event, ...args) };
+                return { ok: true, value: await handler(event, ...parseIpcArguments(channel, expected, args)) };
             } catch (err) {
                 if (err instanceof ServiceError) return failure(err.code, err.message);
-                console.error(`presage: ${method} failed: ${(err as Error)?.stack ?? err}`);
+                console.error(`presage: ${channel} failed: ${(err as Error)?.stack ?? err}`);
                 return failure("internal", `Something went wrong inside Presage (${firstLine(err)}); try again.`);
             }
         });
     }
     return () => {
-        for (const channel of Object.values(invokeChannels)) options.ipcMain.removeHandler(channel);
+        for (const [channel] of channels) options.ipcMain.removeHandler(channel);
     };
+}
+
+/** Our page, and its top frame: an embedded frame (even of our own file) gets nothing. */
+function isOwnTopFrame(event: InvokeEventLike, isTrusted: (url: string | null) => boolean): boolean {
+    const frame = event.senderFrame;
+    if (frame == null || frame.parent != null) return false;
+    return isTrusted(frame.url ?? null);
 }
 
 /** Sends every app event to each window (all of them show our one page). */
@@ -100,15 +125,11 @@ export function forwardAppEvents(api: AppApi, windows: () => { send(channel: str
     });
 }
 
-function failure(code: AppErrorCode, message: string): IpcResult<never> {
-    return { ok: false, error: { code, message } };
+/** Asks a window to show something (a menu item, a shortcut, or the result of a drop). */
+export function sendShellCommand(contents: { send(channel: string, ...args: unknown[]): void; isDestroyed(): boolean } | null | undefined, command: ShellCommand): void {
+    if (contents != null && !contents.isDestroyed()) contents.send(eventChannels.shellCommand, command);
 }
 
-function validChooseOptions(value: unknown): ChoosePathsOptions {
-    const o = (value ?? {}) as Partial<ChoosePathsOptions>;
-    if (o.kind !== "folder" && o.kind !== "file") throw new ServiceError("invalid-request", 'choosePaths needs kind "folder" or "file".');
-    const filters = Array.isArray(o.filters)
-        ? o.filters.filter((f) => typeof f?.name === "string" && Array.isArray(f.extensions)).map((f) => ({ name: f.name, extensions: f.extensions.filter((e) => typeof e === "string") }))
-        : undefined;
-    return { kind: o.kind, title: typeof o.title === "string" ? o.title.slice(0, 200) : undefined, filters };
+function failure(code: AppErrorCode, message: string): IpcResult<never> {
+    return { ok: false, error: { code, message } };
 }

@@ -49,7 +49,8 @@ export function bridgeApi(bridge: PresageBridge): Api {
     for (const key of Object.keys(bridge) as (keyof PresageBridge)[]) {
         const fn = bridge[key] as unknown;
         if (typeof fn !== "function") continue;
-        if (key === "onAppEvent") api[key] = (fn as PresageBridge["onAppEvent"]).bind(bridge);
+        // Subscriptions return their unsubscribe function synchronously.
+        if (key === "onAppEvent" || key === "onShellCommand") api[key] = (fn as PresageBridge["onAppEvent"]).bind(bridge);
         else api[key] = async (...args: unknown[]) => {
             try {
                 return await (fn as (...a: unknown[]) => Promise<unknown>).apply(bridge, args);

@@ -17,6 +17,10 @@ export interface PresageBridge extends Omit<AppApi, "sendMessage"> {
     choosePaths(options: { kind: "folder" | "file"; title?: string; filters?: { name: string; extensions: string[] }[] }): Promise<string[]>;
     /** Shows the models folder in the system's file manager (Electron's shell.openPath). */
     openModelsFolder(): Promise<void>;
+    /** Desktop only: copies a chosen .gguf into the models folder (checked first); resolves to its path there. */
+    addModelFile?(path: string): Promise<string>;
+    /** Desktop only: the menu and its shortcuts (Cmd/Ctrl+N, Cmd/Ctrl+,) or a drop ask the window to show something. */
+    onShellCommand?(listener: (command: "new-chat" | "settings" | "documents" | "models") => void): () => void;
 }
 
 declare global {
