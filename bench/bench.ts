@@ -212,7 +212,7 @@ async function runWorkload(
 
 /**
  * The cost of one decode of n rows as a multiple of one row, each at the thread count the engine
- * chose for it (median of several decodes on a short context).
+ * chose for it (mean of several decodes on a short context).
  */
 async function measureCostCurve(engine: PresageEngine, rowCounts: readonly number[] = [1, 2, 3, 4, 6, 8, 12, 16]): Promise<{ rows: number; multiple: number }[]> {
     return engine.exclusive(async () => {
@@ -231,7 +231,7 @@ async function measureCostCurve(engine: PresageEngine, rowCounts: readonly numbe
                 if (rep >= 0) times.push(performance.now() - t);
                 await evaluator.eraseFrom(base.length);
             }
-            ms.set(n, median(times));
+            ms.set(n, times.reduce((a, b) => a + b, 0) / times.length);
         }
         await evaluator.eraseFrom(0);
         return rowCounts.map((n) => ({ rows: n, multiple: ms.get(n)! / ms.get(1)! }));

@@ -48,7 +48,7 @@ export async function loadModelFile(llama: Llama, path: string, options: LoadMod
  * a time; the target measures every batch size (`VerificationCostModel`).
  */
 export async function fastestThreads(model: LlamaModel, cpuMathCores: number): Promise<number> {
-    const candidates = [...new Set([Math.max(1, cpuMathCores), 1])];
+    const candidates = [...new Set([1, Math.max(1, cpuMathCores)])];
     if (candidates.length === 1) return candidates[0]!;
     const context = await model.createContext({ contextSize: 64, threads: candidates[0], sequences: 1 });
     try {
@@ -67,6 +67,8 @@ export async function fastestThreads(model: LlamaModel, cpuMathCores: number): P
             times.sort((a, b) => a - b);
             const ms = times[times.length >> 1]!;
             if (ms < best.ms) best = { threads, ms };
+            // Under a millisecond on one thread: keep one (see VerificationCostModel.measure).
+            if (threads === 1 && ms < 1) break;
         }
         evaluator.dispose();
         return best.threads;
