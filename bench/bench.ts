@@ -96,7 +96,7 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
             const costCurve = await measureCostCurve(prepared.engine);
             log(`# ${workload.name}: cost curve ${costCurve.map((c) => `${c.rows}:${c.multiple.toFixed(2)}`).join(" ")}`);
             for (const temperature of workload.temperatures) {
-                const result = await runWorkload(workload, prepared, temperature, rounds, reference, log);
+                const result = await runWorkload(workload, prepared, temperature, prepared.rounds ?? rounds, reference, log);
                 report.workloads.push({ ...result, costCurve, batchInvariant: info.calibration?.batchInvariant ?? null });
             }
             await reference.dispose();

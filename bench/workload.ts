@@ -18,6 +18,8 @@ export interface PreparedWorkload {
     prompts: string[];
     maxTokens: number;
     rows: BenchStrategy[];
+    /** Rounds for this workload, where the run's default would take too long (a slow model). */
+    rounds?: number;
     /** Facts for the report (model sizes, corpus size). */
     notes: string[];
     /** Measurements beside decoding (the datastore micro-benchmark), merged into the report. */

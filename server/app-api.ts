@@ -29,11 +29,18 @@ export interface SamplingSettings {
 /** Persisted user settings (PUT takes any subset). Changes apply to the next answer. */
 export interface Settings {
     /**
-     * Strategies turned on; `reduction` is hypothesis reduction (SLiM) over them. `auto` (the same
-     * "auto" as the CLI's and the API's) uses every strategy available now under hypothesis reduction,
-     * whatever the other switches say.
+     * Strategies turned on, always under hypothesis reduction (SLiM), which verifies only guesses the
+     * measured cost pays for. `auto` (the default; the same "auto" as the CLI's and the API's) uses
+     * every strategy available now but early exit, whatever the other switches say.
      */
-    strategies: { auto: boolean; draft: boolean; ngram: boolean; retrieval: boolean; history: boolean; "early-exit": boolean; reduction: boolean };
+    strategies: { auto: boolean; draft: boolean; ngram: boolean; retrieval: boolean; history: boolean; "early-exit": boolean };
+    /**
+     * Exact mode: every batch has at least two rows, so answers are token for token those of plain
+     * decoding on the same path, on any backend; plain steps cost more. Off, plain steps are one-token
+     * decodes and answers may differ from plain decoding only at near-ties where the model's batch
+     * rows round differently (`EngineInfo.calibration.batchInvariant`).
+     */
+    exact: boolean;
     /** Max guessed tokens per step, or "auto" (the cost model decides). */
     maxDraft: number | "auto";
     sampling: SamplingSettings;
@@ -59,10 +66,12 @@ export interface EngineInfo {
     contextSize: number;
     vocabulary: string;
     /**
-     * Measured at load. `baselineTokensPerSecond` is Presage's plain decoding (the baseline of every
-     * speedup estimate and of the race); `plainTokenMs` is llama.cpp's one-token decode.
+     * Measured at load. `baselineTokensPerSecond` is the fastest plain decoding of this model here (one
+     * token per decode at its fastest thread count): the baseline of every speedup. `stepMs[k]` is a
+     * step verifying k guesses, `threads[k]` the threads it uses; `batchInvariant` says whether batch
+     * rows are bit-identical to one-token rows on this model and backend.
      */
-    calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number } | null;
+    calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number; threads?: number[]; batchInvariant?: boolean | null } | null;
     /** Strategies usable with what is loaded. */
     available: DraftSource[];
     /** The target is the built-in demo model (stories260K, shipped inside the app). */
@@ -210,10 +219,12 @@ export interface AnswerStats {
     meanAcceptedLength: number;
     acceptanceRate: number;
     bySource: Partial<Record<DraftSource, { steps: number; drafted: number; accepted: number; acceptanceRate: number }>>;
-    /** Presage's plain decoding on this model (the race's baseline), measured at load. */
+    /** The fastest plain decoding of this model here (one token per decode), measured at load: the baseline. */
     baselineTokensPerSecond: number | null;
-    /** llama.cpp's one-token decoding, measured at load: faster on CPUs, rounds differently (README, Exactness). */
-    oneTokenDecodeTokensPerSecond?: number | null;
+    /** The answer ran in exact mode. Optional: answers stored before it existed lack it. */
+    exact?: boolean;
+    /** Batch rows are bit-identical to one-token rows on this model (checked at load). */
+    batchInvariant?: boolean | null;
     speedupEstimate: number | null;
     estimate: true;
 }

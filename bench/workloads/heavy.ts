@@ -20,7 +20,7 @@ export const heavyWorkload: Workload = {
         return {
             engine,
             prompts: storyOpenings.slice(0, quick ? 1 : 3),
-            maxTokens: quick ? 64 : 128,
+            maxTokens: quick ? 48 : 96,
             rows: [
                 { name: "draft", strategies: ["draft"] },
                 { name: "ngram", strategies: ["ngram"] },

@@ -38,6 +38,8 @@ export interface EngineOptions {
     cacheDir?: string;
     /** Blocks kept by the early-exit draft; default: half the target's, rounded up. */
     earlyExitLayers?: number;
+    /** Called as the target's weights load, with the fraction loaded (0–1). */
+    onLoadProgress?: (progress: number) => void;
 }
 
 /** Makes a drafter for a source the engine does not own (documents, history: the datastore's). */
@@ -148,7 +150,7 @@ export class PresageEngine {
 
     static async load(options: EngineOptions): Promise<PresageEngine> {
         const llama = await getRuntime({ backend: options.backend });
-        const model = await loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers });
+        const model = await loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers, onLoadProgress: options.onLoadProgress });
         let draftModel: LlamaModel | null = null;
         try {
             const threads = options.threads ?? Math.max(1, llama.cpuMathCores);

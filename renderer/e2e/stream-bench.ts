@@ -78,7 +78,7 @@ await page.addInitScript(({ seconds, rate }) => {
         threads: 2, contextSize: 32768, vocabulary: "bench", calibration: { stepMs: [2, 2, 2], plainTokenMs: 2, baselineTokensPerSecond: 500 }, available: ["ngram", "draft", "retrieval", "history"]
     };
     const settings = {
-        strategies: { draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true }, maxDraft: "auto",
+        strategies: { auto: true, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false }, exact: false, maxDraft: "auto",
         sampling: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 100000, seed: null },
         backend: "auto", gpuLayers: "auto", contextSize: 32768, threads: 0, targetModel: null, draftModel: null, theme: "light", historyEnabled: true
     };

@@ -63,6 +63,22 @@ describeWithStories("the OpenAI-compatible API", (storiesPath) => {
         expect(typeof spec.speedupEstimate).toBe("number");
     });
 
+    it("takes \"exact\": true per request: the answer is then plain decoding's, token for token", async () => {
+        const ask = (extra: object) => client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 48, temperature: 0, ...extra } as never) as unknown as Promise<OpenAI.Completion & { speculative: { exact: boolean; baselineTokensPerSecond: number; speedupEstimate: number; tokensPerSecond: number } }>;
+        const plain = await ask({ strategies: "none", exact: true });
+        const spec = await ask({ strategies: "auto", exact: true });
+        const loose = await ask({ strategies: "auto" });
+        expect(plain.speculative.exact).toBe(true);
+        expect(spec.speculative.exact).toBe(true);
+        expect(loose.speculative.exact).toBe(false);
+        expect(spec.choices[0]!.text).toBe(plain.choices[0]!.text);
+        // Every speedup is against the fastest plain decoding measured at load.
+        expect(spec.speculative.baselineTokensPerSecond).toBeGreaterThan(0);
+        expect(spec.speculative.speedupEstimate).toBeCloseTo(spec.speculative.tokensPerSecond / spec.speculative.baselineTokensPerSecond, 6);
+        const bad = await raw(`${server.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "a", exact: "yes" }) });
+        expect(bad.status).toBe(400);
+    });
+
     it("streams a chat completion that reads exactly like the unstreamed one", async () => {
         const body = { model: "stories260K", messages: [{ role: "user" as const, content: "Tell me about a cat." }], max_tokens: 48, temperature: 0, seed: 1 };
         const whole = await client.chat.completions.create(body);

@@ -59,6 +59,7 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
         const maxTokens = ("max_completion_tokens" in req ? req.max_completion_tokens : undefined) ?? req.max_tokens ?? undefined;
         return {
             strategies: req.strategies,
+            exact: req.exact ?? undefined,
             sampling: [{
                 temperature: req.temperature ?? undefined,
                 topP: req.top_p ?? undefined,

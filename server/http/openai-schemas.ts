@@ -5,7 +5,7 @@ import { strategyNameSchema } from "../services/schemas.ts";
 
 /**
  * OpenAI request bodies, as far as Presage honours them. Unknown fields are ignored (clients send
- * many); known ones are type-checked. Extras: `strategies`, `top_k`, `min_p`, `repeat_penalty`.
+ * many); known ones are type-checked. Extras: `strategies`, `exact`, `top_k`, `min_p`, `repeat_penalty`.
  */
 
 const strategies = z.union([
@@ -36,7 +36,9 @@ const common = {
     stream: z.boolean().nullable().optional(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
     logprobs: z.literal(false, { message: "logprobs are not supported" }).nullable().optional(),
-    strategies: strategies.optional()
+    strategies: strategies.optional(),
+    /** Exact mode for this request (default: the setting). */
+    exact: z.boolean().nullable().optional()
 };
 
 /**

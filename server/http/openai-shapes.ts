@@ -34,6 +34,8 @@ export function speculative(result: GenerationResult) {
         tokensPerSecond: s.tokensPerSecond,
         baselineTokensPerSecond: s.baselineTokensPerSecond,
         speedupEstimate: s.speedupEstimate,
+        exact: s.exact,
+        batchInvariant: s.batchInvariant,
         estimate: true as const
     };
 }

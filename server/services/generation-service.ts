@@ -29,6 +29,8 @@ export interface GenerationOptions {
      * to exactly `result.text`.
      */
     onText?: (piece: string) => void;
+    /** Exact mode for this answer (default: the setting). */
+    exact?: boolean;
     /** OpenAI-style penalties over the last 64 tokens (0 = off). */
     penalties?: { frequencyPenalty?: number; presencePenalty?: number };
     /** The model file to answer with (ModelService.requestedModel), loaded in this request's turn if needed. */
@@ -96,7 +98,8 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
             const base = { sampling: [greedy], maxTokens: req.maxTokens ?? Math.min(256, this.settings.get().sampling.maxTokens), signal: options.signal };
             const spec = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: req.strategies })));
-            const plain = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: ["none"] })));
+            // The plain lane is the fastest plain decoding (one token per decode), whatever exact mode says.
+            const plain = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: ["none"], exact: false })));
             this.emit("finished", { kind: "race", stopReason: spec.stopReason, tokens: spec.tokens.length });
             const speedup = plain.stats.tokensPerSecond > 0 ? spec.stats.tokensPerSecond / plain.stats.tokensPerSecond : 0;
             return {
@@ -135,8 +138,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             sampling,
             strategies: this.resolveStrategies(engine, options.strategies),
             maxDraft: settings.maxDraft,
-            // "auto" is every available strategy under hypothesis reduction, whatever its own switch says.
-            reduction: settings.strategies.auto || settings.strategies.reduction,
+            exact: options.exact ?? settings.exact,
             stopStrings: options.stopStrings,
             signal: options.signal,
             onStep: onStep == null && onText == null ? undefined : (e: StepEvent) => {

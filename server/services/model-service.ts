@@ -354,7 +354,7 @@ export class ModelService {
 
     private createEngine(targetPath: string, draftPath: string | null): Promise<PresageEngine> {
         const s = this.options.settings.get();
-        const options: EngineOptions & { onLoadProgress?: (progress: number) => void } = {
+        const options: EngineOptions = {
             modelPath: targetPath,
             draftModelPath: draftPath ?? undefined,
             backend: s.backend,
@@ -364,7 +364,6 @@ export class ModelService {
             threads: this.options.threads ?? (s.threads > 0 ? s.threads : undefined),
             calibrate: this.options.calibrate ?? true,
             cacheDir: this.options.cacheDir,
-            // Used once the engine passes it on to llama.cpp's loader; until then the bar is indeterminate.
             onLoadProgress: (progress) => {
                 if (this.loadingNow != null) this.setLoading({ ...this.loadingNow, progress });
             }

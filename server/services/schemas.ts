@@ -25,9 +25,9 @@ export const settingsPatchSchema = z.strictObject({
         ngram: z.boolean(),
         retrieval: z.boolean(),
         history: z.boolean(),
-        "early-exit": z.boolean(),
-        reduction: z.boolean()
+        "early-exit": z.boolean()
     }).partial(),
+    exact: z.boolean(),
     maxDraft: z.union([z.number().int().min(1).max(64), z.literal("auto")]),
     sampling: samplingPatchSchema,
     backend: z.enum(["auto", "cpu", "metal", "cuda", "vulkan"]),

@@ -24,7 +24,8 @@ export class MemorySettingsStore implements SettingsStore {
 }
 
 export const defaultSettings: Settings = {
-    strategies: { auto: false, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    strategies: { auto: true, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false },
+    exact: false,
     maxDraft: "auto",
     // Sampling, as chat apps do (LM Studio's 0.8): greedy (temperature 0) is one switch away in the
     // window, and speculative sampling keeps the same distribution either way.
@@ -115,6 +116,9 @@ function merge(base: Settings, patch: SettingsPatch): Settings {
 function readStored(value: unknown): SettingsPatch {
     if (value == null || typeof value !== "object") return {};
     const out: Record<string, unknown> = {};
+    // Before hypothesis reduction was always on, it had a switch of its own.
+    const strategies = (value as { strategies?: Record<string, unknown> }).strategies;
+    if (strategies != null && typeof strategies === "object") delete strategies.reduction;
     for (const [key, v] of Object.entries(value)) {
         const field = settingsPatchSchema.shape[key as keyof typeof settingsPatchSchema.shape];
         if (field != null && field.safeParse(v).success) out[key] = v;

@@ -7,13 +7,18 @@ import SettingsView from "./SettingsView.svelte";
 describe("SettingsView", () => {
     it("has a switch per strategy that saves at once", async () => {
         const { api, app } = await renderWith(SettingsView);
-        for (const name of ["draft", "ngram", "retrieval", "history", "early-exit", "reduction"])
+        for (const name of ["draft", "ngram", "retrieval", "history", "early-exit"])
             expect(screen.getByTestId(`strategy-toggle-${name}`)).toBeTruthy();
+        // Hypothesis reduction is always on: it has no switch.
+        expect(screen.queryByTestId("strategy-toggle-reduction")).toBeNull();
+        // Auto is on by default; the switches take over when it is off.
+        await fireEvent.click(screen.getByTestId("strategy-toggle-auto"));
+        await waitFor(() => expect(app.settings!.strategies.auto).toBe(false));
         const ngram = screen.getByTestId("strategy-toggle-ngram") as HTMLInputElement;
         expect(ngram.checked).toBe(true);
         await fireEvent.click(ngram);
-        await waitFor(() => expect(api.callsOf("updateSettings")).toHaveLength(1));
-        expect((api.callsOf("updateSettings")[0]![0] as { strategies: Record<string, boolean> }).strategies.ngram).toBe(false);
+        await waitFor(() => expect(api.callsOf("updateSettings")).toHaveLength(2));
+        expect((api.callsOf("updateSettings")[1]![0] as { strategies: Record<string, boolean> }).strategies.ngram).toBe(false);
         expect(app.settings!.strategies.ngram).toBe(false);
         const early = screen.getByTestId("strategy-toggle-early-exit") as HTMLInputElement;
         expect(early.checked).toBe(false);
@@ -62,19 +67,31 @@ describe("SettingsView", () => {
         await waitFor(() => expect(screen.queryByTestId("context-warning")).toBeNull());
     });
 
-    it("has auto, which sets the other switches aside", async () => {
+    it("has auto, on by default, which sets the other switches aside", async () => {
         const { api, app } = await renderWith(SettingsView);
         const auto = screen.getByTestId("strategy-toggle-auto") as HTMLInputElement;
-        expect(auto.checked).toBe(false);
+        expect(auto.checked).toBe(true);
         expect(auto.closest("label")!.querySelector("strong")!.textContent).toBe("Auto");
-        await fireEvent.click(auto);
-        await waitFor(() => expect(app.settings!.strategies.auto).toBe(true));
-        expect((api.callsOf("updateSettings").at(-1)![0] as { strategies: Record<string, boolean> }).strategies.auto).toBe(true);
         const draft = screen.getByTestId("strategy-toggle-draft") as HTMLInputElement;
         // The test engine has no draft model: auto will not use one, and the switch says so.
         expect(draft.disabled).toBe(true);
         expect(draft.checked).toBe(false);
         expect((screen.getByTestId("strategy-toggle-ngram") as HTMLInputElement).checked).toBe(true);
+        // Early exit is not part of auto.
+        expect((screen.getByTestId("strategy-toggle-early-exit") as HTMLInputElement).checked).toBe(false);
+        await fireEvent.click(auto);
+        await waitFor(() => expect(app.settings!.strategies.auto).toBe(false));
+        expect((api.callsOf("updateSettings").at(-1)![0] as { strategies: Record<string, boolean> }).strategies.auto).toBe(false);
+        expect(draft.disabled).toBe(false);
+    });
+
+    it("has an Exact switch, off by default, that saves at once", async () => {
+        const { api, app } = await renderWith(SettingsView);
+        const exact = screen.getByTestId("exact-toggle") as HTMLInputElement;
+        expect(exact.checked).toBe(false);
+        await fireEvent.click(exact);
+        await waitFor(() => expect(api.callsOf("updateSettings").at(-1)).toEqual([{ exact: true }]));
+        await waitFor(() => expect(app.settings!.exact).toBe(true));
     });
 
     it("makes greedy decoding one click away, and back to sampling at 0.8", async () => {

@@ -13,19 +13,18 @@ export const sourceLabels: Record<DraftSource, string> = {
 export const sourceOrder: DraftSource[] = ["draft", "ngram", "retrieval", "history", "early-exit", "oracle"];
 
 /** The strategy switches in Settings.strategies, in display order. */
-export type StrategySwitch = "draft" | "ngram" | "retrieval" | "history" | "early-exit" | "reduction";
+export type StrategySwitch = "draft" | "ngram" | "retrieval" | "history" | "early-exit";
 export const strategySwitches: { name: StrategySwitch; label: string; hint: string }[] = [
     { name: "draft", label: "Draft model", hint: "A small model with the same vocabulary guesses ahead." },
     { name: "ngram", label: "N-gram", hint: "Guesses from repeats in the prompt and the answer so far." },
     { name: "retrieval", label: "Documents", hint: "Guesses from your indexed documents." },
     { name: "history", label: "History", hint: "Guesses from past answers." },
-    { name: "early-exit", label: "Early exit", hint: "The model's own first layers guess (self-speculation)." },
-    { name: "reduction", label: "Reduction", hint: "Keeps only the guesses worth verifying (hypothesis reduction)." }
+    { name: "early-exit", label: "Early exit", hint: "The model's own first layers guess (self-speculation); not part of Auto." }
 ];
 
 /** "auto" as the user knows it (the same word in Settings, the Race view, the CLI and the API). */
 export const autoLabel = "Auto";
-export const autoHint = "Every strategy that can run now, under hypothesis reduction.";
+export const autoHint = "Every strategy that can run now but early exit. Every strategy runs under hypothesis reduction: only guesses the measured verification cost pays for are checked.";
 
 export const raceStrategies: { name: StrategyName; label: string }[] = [
     { name: "auto", label: autoLabel },
@@ -38,7 +37,7 @@ export const raceStrategies: { name: StrategyName; label: string }[] = [
 
 /** The strategies an answer can use, each with whether it runs now and, when it cannot, why. */
 export interface StrategyStatus {
-    name: Exclude<StrategySwitch, "reduction">;
+    name: StrategySwitch;
     label: string;
     /** Switched on in Settings (or by "auto"). */
     on: boolean;
@@ -53,9 +52,8 @@ export interface StrategyStatus {
  * indexed documents and History past answers, even with the document store attached.
  */
 export function strategyStatus(settings: Settings | null, engine: EngineInfo | null, documents: DocumentsResponse | null): StrategyStatus[] {
-    return strategySwitches.filter((s) => s.name !== "reduction").map(({ name, label }) => {
-        const source = name as Exclude<StrategySwitch, "reduction">;
-        const on = settings != null && (settings.strategies.auto || settings.strategies[source]);
+    return strategySwitches.map(({ name: source, label }) => {
+        const on = settings != null && ((settings.strategies.auto && source !== "early-exit") || settings.strategies[source]);
         const why = (): string | null => {
             if (engine == null) return "no model is loaded";
             if (!on) return "off in Settings";

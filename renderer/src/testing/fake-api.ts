@@ -259,7 +259,8 @@ export class FakeApi implements Api {
 }
 
 export const defaultTestSettings: Settings = {
-    strategies: { auto: false, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false, reduction: true },
+    strategies: { auto: true, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false },
+    exact: false,
     maxDraft: "auto",
     sampling: { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
     backend: "auto",
