@@ -3,8 +3,6 @@ import type { Token } from "node-llama-cpp";
 /** Where a guessed token came from; the UI colours accepted tokens by it. */
 export type DraftSource = "draft" | "ngram" | "retrieval" | "history" | "early-exit" | "oracle";
 
-export const draftSources: readonly DraftSource[] = ["draft", "ngram", "retrieval", "history", "early-exit", "oracle"];
-
 /**
  * A guessed continuation of the current context.
  * `confidence[i]` is the drafter's own estimate that `tokens[i]` is right given that `tokens[0..i)` were:

@@ -10,19 +10,6 @@ export interface SettingsStore {
     setJson(key: string, value: unknown): void;
 }
 
-/** A store that forgets everything at exit, for hosts run without a database. */
-export class MemorySettingsStore implements SettingsStore {
-    private readonly values = new Map<string, string>();
-    getJson(key: string): unknown {
-        const v = this.values.get(key);
-        return v == null ? undefined : JSON.parse(v);
-    }
-    setJson(key: string, value: unknown): void {
-        if (value === undefined) this.values.delete(key);
-        else this.values.set(key, JSON.stringify(value));
-    }
-}
-
 export const defaultSettings: Settings = {
     strategies: { auto: true, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false },
     exact: false,
