@@ -4,19 +4,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithStories } from "../../native-models/testing/stories.ts";
 import type { GenerationRecord } from "../services/generation-service.ts";
 import { startTestServer, type TestServer } from "../testing/test-server.ts";
+import { rawRequest, type RawResponse } from "../testing/raw-request.ts";
 
-/** A raw request, so tests can send what no well-behaved client would (foreign Host, broken JSON). */
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = httpRequest(url, { method: options.method ?? "GET", headers: options.headers }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-        });
-        req.on("error", reject);
-        req.end(options.body);
-    });
-}
+const raw = rawRequest;
 
 describeWithStories("the OpenAI-compatible API", (storiesPath) => {
     let server: TestServer;

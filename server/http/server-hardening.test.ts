@@ -8,25 +8,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithStories } from "../../native-models/testing/stories.ts";
 import { maxMessages } from "./openai-schemas.ts";
 import { startTestServer, type TestServer } from "../testing/test-server.ts";
+import { rawRequest, type RawResponse } from "../testing/raw-request.ts";
 
-interface RawResponse {
-    status: number;
-    headers: Record<string, string | string[] | undefined>;
-    body: string;
-}
-
-/** One request as a plain client sends it, the whole answer read. */
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-        const req = httpRequest(url, { method: options.method ?? "GET", headers: options.headers }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-        });
-        req.on("error", reject);
-        req.end(options.body);
-    });
-}
+const raw = rawRequest;
 
 const json = { "content-type": "application/json" };
 
