@@ -100,6 +100,12 @@ export async function ask(page: Page, text: string): Promise<void> {
 /** Sets the strategy switches in Settings to exactly `on`. */
 export async function setStrategies(page: Page, on: string[]): Promise<void> {
     await page.getByTestId("nav-settings").click();
+    // Auto (on by default) sets the single switches aside: turn it off to choose them one by one.
+    const auto = page.getByTestId("strategy-toggle-auto");
+    if (await auto.isChecked()) {
+        await auto.click();
+        await page.waitForFunction(() => (document.querySelector('[data-testid="strategy-toggle-auto"]') as HTMLInputElement)?.checked === false);
+    }
     for (const name of ["draft", "ngram", "retrieval", "history", "early-exit"]) {
         const toggle = page.getByTestId(`strategy-toggle-${name}`);
         if ((await toggle.isChecked()) !== on.includes(name)) {

@@ -64,16 +64,19 @@ describe("chat window at 800×600 (browser)", () => {
         expectFits(await layout(page));
         await page.screenshot({ path: join(ensureScreenshotsDir(), "window-800x600.png") });
         await page.getByTestId("strategies").click();
-        // The longer line of "auto" still fits, in full.
-        await page.getByTestId("nav-settings").click();
-        await page.getByTestId("strategy-toggle-auto").click();
-        await page.waitForFunction(() => (document.querySelector('[data-testid="strategy-toggle-auto"]') as HTMLInputElement).checked);
-        await page.getByTestId("nav-chat").click();
-        expect(await page.getByTestId("strategies").innerText()).toMatch(/^Auto: N-gram · History · Early exit$/);
-        expectFits(await layout(page));
+        // "auto" is on by default: its line names what runs (not early exit) and fits in full.
+        const autoLine = await page.getByTestId("strategies").innerText();
+        expect(autoLine).toMatch(/^Auto: N-gram · History$/);
+        // The single switches' line fits too.
         await page.getByTestId("nav-settings").click();
         await page.getByTestId("strategy-toggle-auto").click();
         await page.waitForFunction(() => !(document.querySelector('[data-testid="strategy-toggle-auto"]') as HTMLInputElement).checked);
+        await page.getByTestId("nav-chat").click();
+        expect(await page.getByTestId("strategies").innerText()).not.toBe(autoLine);
+        expectFits(await layout(page));
+        await page.getByTestId("nav-settings").click();
+        await page.getByTestId("strategy-toggle-auto").click();
+        await page.waitForFunction(() => (document.querySelector('[data-testid="strategy-toggle-auto"]') as HTMLInputElement).checked);
         await page.getByTestId("nav-chat").click();
         expect(app.problems).toEqual([]);
     });

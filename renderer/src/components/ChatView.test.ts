@@ -207,18 +207,18 @@ describe("ChatView everyday edges", () => {
         const api = new FakeApi();
         api.engine = { ...testEngine(), available: ["ngram", "early-exit", "retrieval", "history"] };
         await renderWith(ChatView, {}, api);
-        // Draft, n-gram, documents and history are on; there is no draft model, nothing indexed, no past answer.
-        expect(screen.getByTestId("strategies").textContent!.trim()).toBe("N-gram");
+        // Auto is on; there is no draft model, nothing indexed, no past answer.
+        expect(screen.getByTestId("strategies").textContent!.trim()).toBe("Auto: N-gram");
         await fireEvent.click(screen.getByTestId("strategies"));
         const why = (name: string) => screen.getByTestId(`strategy-status-${name}`);
         expect(why("ngram").dataset.runs).toBe("true");
         expect(why("draft").textContent).toContain("no draft model is loaded");
         expect(why("retrieval").textContent).toContain("no documents are indexed");
         expect(why("history").textContent).toContain("there are no past answers yet");
-        expect(why("early-exit").textContent).toContain("off in Settings");
+        expect(why("early-exit").textContent).toContain("not part of Auto");
         // One answer later, history has something to guess from.
         await fireEvent.keyDown(await type("Hi"), { key: "Enter" });
-        await waitFor(() => expect(screen.getByTestId("strategies").textContent!.trim()).toBe("N-gram · History"));
+        await waitFor(() => expect(screen.getByTestId("strategies").textContent!.trim()).toBe("Auto: N-gram · History"));
         expect(why("history").dataset.runs).toBe("true");
     });
 

@@ -53,9 +53,12 @@ export interface StrategyStatus {
  */
 export function strategyStatus(settings: Settings | null, engine: EngineInfo | null, documents: DocumentsResponse | null): StrategyStatus[] {
     return strategySwitches.map(({ name: source, label }) => {
-        const on = settings != null && ((settings.strategies.auto && source !== "early-exit") || settings.strategies[source]);
+        // Auto runs every available strategy but early exit, whatever the single switches say.
+        const auto = settings?.strategies.auto ?? false;
+        const on = settings != null && (auto ? source !== "early-exit" : settings.strategies[source]);
         const why = (): string | null => {
             if (engine == null) return "no model is loaded";
+            if (auto && source === "early-exit") return "not part of Auto: untuned early exits rarely pay";
             if (!on) return "off in Settings";
             switch (source) {
                 case "draft":
