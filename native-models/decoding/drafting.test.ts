@@ -51,6 +51,18 @@ describe("HypothesisReducer", () => {
         expect(r.reduce([a, b], 8).source).toBe("ngram");
     });
 
+    it("stops verifying guesses when verified steps really cost more than the measured batches", () => {
+        const r = new HypothesisReducer(costs([1, 1.2, 1.4, 1.6, 1.8]));
+        const h = { source: "ngram" as const, tokens: t(1, 2), confidence: [0.5, 0.5] };
+        expect(r.reduce([h], 8).tokens.length).toBeGreaterThan(0);
+        // Plain steps cost what was measured; verified ones twice (draws, erasing, bookkeeping).
+        for (let i = 0; i < 60; i++) {
+            r.observeStep(0, 1);
+            r.observeStep(1, 2.4);
+        }
+        expect(r.reduce([h], 8).tokens).toEqual([]);
+    });
+
     it("stops asking a source whose drafting costs more than it saves", () => {
         const r = new HypothesisReducer(linear);
         for (let i = 0; i < 8; i++) {

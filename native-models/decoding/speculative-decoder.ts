@@ -108,6 +108,7 @@ export class SpeculativeDecoder {
             t = performance.now();
             const limit = Math.min(remaining - 1, room - 1, cap);
             const reduction = limit > 0 ? await this.guess(history, limit) : none;
+            const drafted = performance.now();
             const pending = output[output.length - 1]!;
             const verdict = await this.verifier.verify(pending, reduction.tokens, sampler, output.length);
             this.reducer?.learn(reduction, verdict.accepted);
@@ -116,6 +117,7 @@ export class SpeculativeDecoder {
             if (cutAtStop()) history.length = prompt.length + output.length;
             const added = output.slice(before);
             if (stopReason == null) for (const d of this.drafters) await d.observe(history, added);
+            this.reducer?.observeStep(reduction.tokens.length, performance.now() - drafted);
             const s: StepStats = {
                 step: step++,
                 drafted: reduction.tokens.length,

@@ -18,6 +18,11 @@ export interface ReducerMemory {
     usage: Map<DraftSource, SourceUsage>;
     /** Steps seen, across answers: the clock of the probing schedule. */
     clock: { steps: number };
+    /**
+     * What steps really cost against the cost model's prediction (moving averages of actual ÷ measured):
+     * plain steps, and steps that verified guesses (extra draws, erasing, more tokens to observe).
+     */
+    steps: { plain: number; verified: number };
 }
 
 interface SourceUsage {
@@ -30,7 +35,7 @@ interface SourceUsage {
 }
 
 export function createReducerMemory(): ReducerMemory {
-    return { calibration: new Map(), usage: new Map(), clock: { steps: 0 } };
+    return { calibration: new Map(), usage: new Map(), clock: { steps: 0 }, steps: { plain: 1, verified: 1 } };
 }
 
 export interface HypothesisReducerOptions {
@@ -54,6 +59,7 @@ export class HypothesisReducer {
     private readonly calibration: ReducerMemory["calibration"];
     private readonly usage: ReducerMemory["usage"];
     private readonly clock: ReducerMemory["clock"];
+    private readonly steps: ReducerMemory["steps"];
     private readonly maxDraft: number;
     private readonly priorStrength: number;
 
@@ -65,6 +71,7 @@ export class HypothesisReducer {
         this.calibration = memory.calibration;
         this.usage = memory.usage;
         this.clock = memory.clock;
+        this.steps = memory.steps;
         this.maxDraft = options.maxDraft === "auto" || options.maxDraft == null ? cost.maxGuesses : Math.min(options.maxDraft, cost.maxGuesses);
         this.priorStrength = options.priorStrength ?? 4;
     }
@@ -74,6 +81,7 @@ export class HypothesisReducer {
         const cap = Math.min(limit, this.maxDraft);
         let best: Reduction = { source: null, tokens: [], confidence: [] };
         let bestRate = 1 / this.cost.cost(0);
+        const dearer = this.verifiedCostScale();
         for (const h of hypotheses) {
             const scale = this.scale(h.source);
             let expected = 1;
@@ -82,7 +90,7 @@ export class HypothesisReducer {
             for (let i = 0; i < n; i++) {
                 survive *= Math.min(0.98, Math.max(0, h.confidence[i]! * scale));
                 expected += survive;
-                const rate = expected / this.cost.cost(i + 1);
+                const rate = expected / (this.cost.cost(i + 1) * dearer);
                 if (rate > bestRate) {
                     bestRate = rate;
                     best = { source: h.source, tokens: h.tokens.slice(0, i + 1), confidence: h.confidence.slice(0, i + 1) };
@@ -116,10 +124,11 @@ export class HypothesisReducer {
         let survive = 1;
         let bestRate = 1 / this.cost.cost(0);
         let best = 1;
+        const dearer = this.verifiedCostScale();
         for (let k = 1; k <= cap; k++) {
             survive *= survival;
             expected += survive;
-            const rate = expected / this.cost.cost(k);
+            const rate = expected / (this.cost.cost(k) * dearer);
             if (rate > bestRate) {
                 bestRate = rate;
                 best = k;
@@ -149,6 +158,23 @@ export class HypothesisReducer {
         u.nextProbe = now + u.backoff;
         u.backoff = Math.min(u.backoff * 2, 4096);
         return true;
+    }
+
+    /**
+     * Records what a step cost, drafting left out: `guesses` verified in `ms`. On a model that decodes a
+     * token in a fraction of a millisecond, a verified step's draws and bookkeeping are not small beside
+     * the batch itself, and the measured batch cost alone would verify guesses that do not pay.
+     */
+    observeStep(guesses: number, ms: number): void {
+        const predicted = this.cost.cost(guesses);
+        if (!(predicted > 0) || !(ms > 0)) return;
+        if (guesses === 0) this.steps.plain = 0.95 * this.steps.plain + 0.05 * (ms / predicted);
+        else this.steps.verified = 0.9 * this.steps.verified + 0.1 * (ms / predicted);
+    }
+
+    /** How much dearer verified steps really are than the cost model says, beside plain steps (at least 1). */
+    private verifiedCostScale(): number {
+        return Math.max(1, this.steps.verified / Math.max(1e-9, this.steps.plain));
     }
 
     /** Advances the probing clock; the decoder calls it once per step. */
