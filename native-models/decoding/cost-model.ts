@@ -22,7 +22,7 @@ export interface CostMeasureOptions {
  * Presage reports, the speed a user gets from llama.cpp or LM Studio on the same model.
  */
 export class VerificationCostModel {
-    /** `rowsMs[n]`: median ms of a decode of n rows with its drawn token (index 0 unused). */
+    /** `rowsMs[n]`: mean ms of a decode of n rows with its drawn token (index 0 unused). */
     readonly rowsMs: Float64Array;
     /** The fastest thread count measured for each batch size (index 0 unused). */
     readonly threadsForRows: Int32Array;
@@ -182,12 +182,6 @@ async function checkBatchInvariance(evaluator: SequenceEvaluator, context: reado
         if (one?.token !== two?.token || one?.confidence !== two?.confidence) return false;
     }
     return true;
-}
-
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function interpolate(xs: readonly number[], ys: readonly number[], x: number): number {
