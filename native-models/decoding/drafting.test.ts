@@ -30,7 +30,7 @@ describe("NgramDrafter", () => {
 
 describe("HypothesisReducer", () => {
     // stepMs[k]: the cost of verifying k guesses (a batch of k + 1 rows).
-    const costs = (stepMs: number[]) => new VerificationCostModel([stepMs[0]!, ...stepMs], [1, ...stepMs.map(() => 1)], null);
+    const costs = (stepMs: number[]) => new VerificationCostModel([stepMs[0]!, ...stepMs], [1, ...stepMs.map(() => 1)], false);
     const linear = costs([1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]);
     const steep = costs([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 

@@ -166,6 +166,8 @@ export class HypothesisReducer {
      * the batch itself, and the measured batch cost alone would verify guesses that do not pay.
      */
     observeStep(guesses: number, ms: number): void {
+        // Against an unmeasured (flat) cost model the ratio means nothing.
+        if (this.cost.batchInvariant == null) return;
         const predicted = this.cost.cost(guesses);
         if (!(predicted > 0) || !(ms > 0)) return;
         if (guesses === 0) this.steps.plain = 0.95 * this.steps.plain + 0.05 * (ms / predicted);
