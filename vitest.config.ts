@@ -15,7 +15,7 @@ export default defineConfig({
                 test: {
                     name: "node",
                     environment: "node",
-                    include: ["{native-models,datastore,server,electron,cli,bench,scripts}/**/*.test.ts"]
+                    include: ["{native-models,datastore,core,server,electron,cli,bench,scripts}/**/*.test.ts"]
                 }
             },
             {

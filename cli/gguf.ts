@@ -1,7 +1,7 @@
 import { describeGgufFile, type GgufModelSummary } from "../native-models/gguf/gguf-info.ts";
 import { TransformOptionError } from "../native-models/gguf/gguf-error.ts";
 import { deriveEarlyExitDraft } from "../native-models/gguf/derive-draft.ts";
-import { buildHeavyTwin } from "../native-models/gguf/heavy-twin.ts";
+import { buildHeavyTwin } from "../bench/twins/heavy-twin.ts";
 import { synthesizeModel, synthOptionsProblem } from "../native-models/gguf/synth.ts";
 import { intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 

@@ -6,7 +6,7 @@ import OpenAI from "openai";
 import { afterAll, expect, it } from "vitest";
 import { packageRoot } from "../native-models/models-dir.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
-import { startBlackHole } from "../server/testing/model-host.ts";
+import { startBlackHole } from "../core/testing/model-host.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "presage-serve-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,9 +1,9 @@
 import { basename } from "node:path";
 import { DatastoreError } from "../datastore/datastore-error.ts";
-import { ensureRendererBuilt } from "../server/http/renderer-build.ts";
-import { ServerConfigError, startServer } from "../server/http/server.ts";
-import { defaultDbPath } from "../server/services/data-dir.ts";
-import { ServiceError } from "../server/services/service-error.ts";
+import { ensureRendererBuilt } from "../server/renderer-build.ts";
+import { ServerConfigError, startServer } from "../server/server.ts";
+import { defaultDbPath } from "../core/data-dir.ts";
+import { ServiceError } from "../core/service-error.ts";
 import { CliError, intOption, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
 const help = `presage serve — the chat window and an OpenAI-compatible API over HTTP, without Electron

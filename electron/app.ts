@@ -1,12 +1,12 @@
-// Presage's desktop app: one window on the built chat UI, the services of server/services behind IPC,
+// Presage's desktop app: one window on the built chat UI, the services of core/ behind IPC,
 // and the desktop behaviour around them (menu, dialogs, drops, window place, single instance, quit).
 // All real work lives in the services; this file only wires them to Electron.
 import { app, BrowserWindow, dialog, ipcMain, screen, session, shell, type WebContents } from "electron";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { packageRoot } from "../native-models/models-dir.ts";
-import { firstLine } from "../server/services/service-error.ts";
-import { createAppServices, type AppServices } from "../server/services/app-services.ts";
+import { firstLine } from "../core/service-error.ts";
+import { createAppServices, type AppServices } from "../core/app-services.ts";
 import { addModelFile, handleDroppedPaths } from "./dropped-files.ts";
 import { installGracefulQuit } from "./graceful-quit.ts";
 import type { ShellCommand } from "./ipc-channels.ts";

@@ -1,7 +1,7 @@
 import type {
     AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, CreateConversationRequest, DownloadRequest, LoadModelRequest, ModelsFolderRequest, PairDownloadRequest,
     RaceRequest, SendMessageRequest, Settings, UpdateConversationRequest
-} from "../server/app-api.ts";
+} from "../core/app-api.ts";
 import { eventChannels, invokeChannels, shellCommands, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";
 
 /** The options of the native open dialog. */

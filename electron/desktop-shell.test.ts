@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { builtinModelPath, packageRoot } from "../native-models/models-dir.ts";
-import { createAppServices } from "../server/services/app-services.ts";
+import { createAppServices } from "../core/app-services.ts";
 
 // Electron's API, replaced at the module boundary by a recording fake: the modules under test are real.
 const electron = vi.hoisted(() => ({

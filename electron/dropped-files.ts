@@ -3,7 +3,7 @@ import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import { validateGgufFile } from "../native-models/gguf/gguf-reader.ts";
-import { firstLine, ServiceError } from "../server/services/service-error.ts";
+import { firstLine, ServiceError } from "../core/service-error.ts";
 import type { DropOutcome } from "./ipc.ts";
 
 /**

@@ -3,9 +3,9 @@ import { z } from "zod";
 import {
     addDocumentsSchema, checkDraftSchema, createConversationSchema, downloadSchema, idSchema, loadModelSchema, modelsFolderSchema, pairDownloadSchema, raceSchema,
     searchSchema, sendMessageSchema, settingsPatchSchema, updateConversationSchema, watchSchema
-} from "../server/services/schemas.ts";
-import { ServiceError } from "../server/services/service-error.ts";
-import { validate } from "../server/services/validation.ts";
+} from "../core/schemas.ts";
+import { ServiceError } from "../core/service-error.ts";
+import { validate } from "../core/validation.ts";
 import type { InvokeMethod } from "./ipc-channels.ts";
 
 /** One argument of an IPC message: its schema and what the error calls it. */
@@ -34,7 +34,7 @@ export const streamIdSchema = z.string().min(1).max(100);
 
 /**
  * The arguments of every IPC message, checked in the handler before anything runs. The schemas are
- * the ones the HTTP routes' services use (server/services/schemas.ts), and the names match theirs, so
+ * the ones the HTTP routes' services use (core/schemas.ts), and the names match theirs, so
  * a bad argument gets the same one-line error over IPC as over HTTP.
  */
 export const ipcArguments: Record<InvokeMethod, readonly IpcArgument[]> = {

@@ -1,6 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { AppApi } from "../server/app-api.ts";
+import type { AppApi } from "../core/app-api.ts";
 import { ipcArguments } from "./ipc-args.ts";
 import { invokeChannels, preloadChannels, type InvokeMethod, type IpcResult } from "./ipc-channels.ts";
 import { registerIpcHandlers, type InvokeEventLike, type IpcMainLike } from "./ipc.ts";

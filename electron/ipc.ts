@@ -1,5 +1,5 @@
-import type { AnswerEvent, AppApi, AppErrorCode, SendMessageRequest } from "../server/app-api.ts";
-import { ServiceError, firstLine } from "../server/services/service-error.ts";
+import type { AnswerEvent, AppApi, AppErrorCode, SendMessageRequest } from "../core/app-api.ts";
+import { ServiceError, firstLine } from "../core/service-error.ts";
 import type { ChoosePathsOptions } from "./bridge.ts";
 import { dropPathsArguments, ipcArguments, parseIpcArguments, type IpcArgument } from "./ipc-args.ts";
 import { eventChannels, invokeChannels, preloadChannels, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";

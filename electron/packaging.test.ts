@@ -111,7 +111,7 @@ describe("packaging (build/electron-builder.mjs)", () => {
         for (const p of [sqlite, "electron/dist/main.js", "electron/dist/preload.cjs", "electron/dist/ingest-worker.js", "electron/dist/worker-bootstrap.mjs", "renderer/dist/index.html", "models/stories260K.gguf", "package.json"])
             expect(shipped(p), p).toBe(true);
         // Nothing from the sources, the tests or devDependencies.
-        for (const p of ["electron/main.ts", "server/services/app-services.ts", "native-models/models-dir.ts", "bin/presage.js", "node_modules/tsx/package.json", "node_modules/electron/index.js"])
+        for (const p of ["electron/main.ts", "core/app-services.ts", "native-models/models-dir.ts", "bin/presage.js", "node_modules/tsx/package.json", "node_modules/electron/index.js"])
             expect(shipped(p), p).toBe(false);
 
         for (const p of [...ours, sqlite, "models/stories260K.gguf"]) expect(unpacked(p), p).toBe(true);

@@ -1,4 +1,4 @@
-import { ensureHeavyTwin } from "../../native-models/gguf/heavy-twin-cache.ts";
+import { ensureHeavyTwin } from "../twins/heavy-twin-cache.ts";
 import { PresageEngine } from "../../native-models/engine/presage-engine.ts";
 import { findStoriesModel } from "../../native-models/models-dir.ts";
 import type { Workload } from "../workload.ts";

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { getRuntime } from "../runtime/llama-runtime.ts";
 import { describeWithStories } from "../testing/stories.ts";
 import { deriveEarlyExitDraft } from "./derive-draft.ts";
-import { greedyTokens } from "./greedy-agreement.ts";
+import { greedyTokens } from "../../bench/twins/greedy-agreement.ts";
 import { TransformOptionError } from "./gguf-error.ts";
 import { readGgufFile, readTensorBytes, type GgufFile } from "./gguf-reader.ts";
 import { synthesizeModel } from "./synth.ts";

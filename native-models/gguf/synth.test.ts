@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { LlamaChatSession, resolveChatWrapper, type Llama, type LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getRuntime } from "../runtime/llama-runtime.ts";
-import { greedyTokens } from "./greedy-agreement.ts";
+import { greedyTokens } from "../../bench/twins/greedy-agreement.ts";
 import { metadataArray } from "./gguf-metadata.ts";
 import { readGgufFile } from "./gguf-reader.ts";
 import { synthesizeModel, synthOptionsProblem } from "./synth.ts";

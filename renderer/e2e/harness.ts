@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { build } from "vite";
 import { findStoriesModel } from "../../native-models/models-dir.ts";
-import { startServer, type RunningServer } from "../../server/http/server.ts";
+import { startServer, type RunningServer } from "../../server/server.ts";
 
 export const rendererRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const packageRoot = resolve(rendererRoot, "..");

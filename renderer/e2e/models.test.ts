@@ -5,8 +5,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { synthesizeModel } from "../../native-models/gguf/synth.ts";
 import { describeWithStories } from "../../native-models/testing/stories.ts";
-import { startServer, type RunningServer } from "../../server/http/server.ts";
-import { pairPaths, startBlackHole, startModelHost, type ModelHost } from "../../server/testing/model-host.ts";
+import { startServer, type RunningServer } from "../../server/server.ts";
+import { pairPaths, startBlackHole, startModelHost, type ModelHost } from "../../core/testing/model-host.ts";
 import { buildRenderer, chromiumArgs, chromiumPath, ensureScreenshotsDir } from "./harness.ts";
 
 /**

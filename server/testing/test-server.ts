@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { startServer, type RunningServer, type ServerOptions } from "../http/server.ts";
-import type { AppServicesOptions } from "../services/app-services.ts";
+import { startServer, type RunningServer, type ServerOptions } from "../server.ts";
+import type { AppServicesOptions } from "../../core/app-services.ts";
 
 export interface TestServerOptions extends Omit<ServerOptions, "services" | "model"> {
     /** Model files copied into a fresh models folder. */

@@ -1,2 +1,2 @@
 /** The app API's shapes, from the contract in server/app-api.ts (type-only: nothing of server/ is bundled). */
-export type * from "../../../server/app-api.ts";
+export type * from "../../../core/app-api.ts";

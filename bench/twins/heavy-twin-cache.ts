@@ -1,0 +1,44 @@
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { homedir } from "node:os";
+import { basename, join } from "node:path";
+import { validateGgufFile } from "../../native-models/gguf/gguf-reader.ts";
+import { buildHeavyTwin, type HeavyTwinOptions } from "./heavy-twin.ts";
+
+/** Bump when the construction changes, so cached twins built the old way are not reused. */
+const constructionVersion = 2;
+
+/** `PRESAGE_CACHE_DIR`, else `~/.cache/presage`: generated models live outside the repository. */
+export function presageCacheDir(): string {
+    return process.env.PRESAGE_CACHE_DIR ?? join(homedir(), ".cache", "presage");
+}
+
+/**
+ * The path of a heavy twin of `from` with these settings, building it into the cache the first
+ * time. The key covers the source's content (sha256), so a changed source gets a new twin. Writes
+ * are atomic (see `writeGgufFile`), so concurrent callers never see half a file.
+ */
+export async function ensureHeavyTwin(options: Omit<HeavyTwinOptions, "out"> & { cacheDir?: string }): Promise<string> {
+    const { cacheDir = presageCacheDir(), ...twin } = options;
+    const { params = 150e6, perturb = 0, seed = 0, type = "f16" } = twin;
+    await validateGgufFile(twin.from);
+    const sourceHash = await sha256File(twin.from);
+    const key = createHash("sha256")
+        .update(JSON.stringify([constructionVersion, sourceHash, params, perturb, seed, type]))
+        .digest("hex")
+        .slice(0, 16);
+    const dir = join(cacheDir, "heavy-twins");
+    const out = join(dir, `${basename(twin.from, ".gguf")}-twin-${Math.round(params / 1e6)}M-p${perturb}-${type}-${key}.gguf`);
+    if (!existsSync(out)) {
+        await mkdir(dir, { recursive: true });
+        await buildHeavyTwin({ ...twin, out });
+    }
+    return out;
+}
+
+async function sha256File(path: string): Promise<string> {
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return hash.digest("hex");
+}

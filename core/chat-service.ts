@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import type { ChatMessage } from "../native-models/chat/chat-session.ts";
+import type { AnswerEvent, Conversation, ConversationWithMessages, Message, StepEvent } from "./app-api.ts";
+import type { ConversationRepository } from "./conversation-repository.ts";
+import type { GenerationService } from "./generation-service.ts";
+import type { ModelService } from "./model-service.ts";
+import { createConversationSchema, idSchema, searchSchema, sendMessageSchema, updateConversationSchema } from "./schemas.ts";
+import { firstLine, isAbortError, ServiceError } from "./service-error.ts";
+import { validate } from "./validation.ts";
+
+export interface ChatServiceOptions {
+    conversations: ConversationRepository;
+    generation: GenerationService;
+    models: ModelService;
+}
+
+/**
+ * Conversations and their answers: stores the user's message, answers it with the conversation's
+ * history through the generation service, streams the steps, and stores the answer with its stats.
+ */
+export class ChatService {
+    private readonly active = new Map<string, AbortController>();
+    /** The conversation each running answer belongs to, by generation id. */
+    private readonly answering = new Map<string, string>();
+
+    constructor(private readonly options: ChatServiceOptions) {}
+
+    /** Newest first; `search` matches titles and message text, ignoring case. */
+    list(search?: string): Conversation[] {
+        const query = validate(searchSchema, search, "search")?.trim().toLowerCase();
+        const all = this.options.conversations.list();
+        if (!query) return all;
+        return all.filter((c) => c.title.toLowerCase().includes(query)
+            || this.options.conversations.messages(c.id).some((m) => m.content.toLowerCase().includes(query)));
+    }
+
+    create(request: unknown): Conversation {
+        const req = validate(createConversationSchema, request ?? {}, "new conversation");
+        return this.options.conversations.create({ title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {} });
+    }
+
+    get(id: string): ConversationWithMessages {
+        const conversation = this.require(id);
+        return { conversation, messages: this.options.conversations.messages(conversation.id) };
+    }
+
+    /** Renames, changes the system prompt or sampling, or shows another version of an answer. */
+    update(id: string, patch: unknown): Conversation {
+        const { showVersion, ...fields } = validate(updateConversationSchema, patch ?? {}, "conversation change");
+        this.require(id);
+        if (showVersion != null) {
+            if ([...this.answering.values()].includes(id))
+                throw new ServiceError("conflict", "This conversation is answering: switch versions when the answer is done.");
+            if (!this.options.conversations.showVersion(id, showVersion))
+                throw new ServiceError("not-found", `There is no answer ${showVersion} in this conversation.`);
+        }
+        return this.options.conversations.update(id, fields)!;
+    }
+
+    remove(id: string): void {
+        if (!this.options.conversations.remove(validate(idSchema, id, "conversation id")))
+            throw new ServiceError("not-found", `There is no conversation ${id}: it may have been deleted.`);
+    }
+
+    clearHistory(): void {
+        this.options.conversations.clear();
+    }
+
+    /**
+     * Stores the user's message (or applies the edit / regenerate) and answers it. Problems found
+     * before the answer starts (bad request, no model, busy) reject; after "start", every outcome is
+     * an event and the promise resolves.
+     */
+    async sendMessage(conversationId: string, request: unknown, onEvent: (event: AnswerEvent) => void, options: { signal?: AbortSignal } = {}): Promise<void> {
+        const req = validate(sendMessageSchema, request, "message");
+        const conversation = this.require(conversationId);
+        const store = this.options.conversations;
+        const models = this.options.models;
+        if (models.engine == null) throw new ServiceError("no-model", "No model is loaded: load one in the models panel first.");
+        if (models.queue.waiting >= models.queue.maxWaiting)
+            throw new ServiceError("busy", "The model is busy with other answers; try again in a moment.");
+
+        let history = store.messages(conversation.id);
+        let userMessage: Message | null = null;
+        if (req.editMessageId != null) {
+            const target = history.find((m) => m.id === req.editMessageId);
+            if (target == null) throw new ServiceError("not-found", `There is no message ${req.editMessageId} in this conversation.`);
+            if (target.role !== "user") throw new ServiceError("invalid-request", "Only your own messages can be edited.");
+            store.removeMessagesFrom(conversation.id, target.id);
+            userMessage = store.addMessage(conversation.id, { role: "user", content: req.content! });
+        } else if (req.regenerate) {
+            // The shown answer stays, as an earlier version of the new one (the store adds it to the run).
+            if (history.at(-1)?.role === "assistant") history = history.slice(0, -1);
+            if (history.at(-1)?.role !== "user")
+                throw new ServiceError("invalid-request", "There is no question to answer again in this conversation.");
+        } else {
+            userMessage = store.addMessage(conversation.id, { role: "user", content: req.content! });
+        }
+        if (!req.regenerate) history = store.messages(conversation.id);
+        // The first user message titled an untitled conversation: the window shows the title at once.
+        const current = store.get(conversation.id) ?? conversation;
+
+        const generationId = randomUUID();
+        const controller = new AbortController();
+        const signal = options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal]);
+        this.active.set(generationId, controller);
+        this.answering.set(generationId, conversation.id);
+        const steps: StepEvent[] = [];
+        try {
+            onEvent({ type: "start", generationId, userMessage, conversation: current });
+            const messages: ChatMessage[] = [
+                ...(conversation.systemPrompt.trim() !== "" ? [{ role: "system" as const, content: conversation.systemPrompt }] : []),
+                ...history.map((m) => ({ role: m.role, content: m.content }))
+            ];
+            const result = await this.options.generation.chat(messages, {
+                strategies: req.strategies,
+                sampling: [conversation.sampling],
+                signal,
+                onStep: (e) => {
+                    const step: StepEvent = { step: e.step, drafted: e.drafted, accepted: e.accepted, source: e.source, tokens: [...e.tokens], text: e.text, ms: e.ms, ...(e.pieces != null && e.pieces.join("") === e.text ? { pieces: e.pieces } : {}) };
+                    steps.push(step);
+                    onEvent({ type: "step", step });
+                }
+            });
+            const message = store.addMessage(conversation.id, { role: "assistant", content: result.text, stats: result.stats, steps, strategies: result.strategies });
+            onEvent({ type: "done", message, stopReason: result.stopReason });
+        } catch (err) {
+            const message = isAbortError(err)
+                ? "The answer was stopped before it started."
+                : err instanceof ServiceError ? err.message : `The answer failed: ${firstLine(err)}`;
+            if (!(err instanceof ServiceError) && !isAbortError(err)) console.error(`presage: answer failed: ${(err as Error).stack ?? err}`);
+            onEvent({ type: "error", message });
+        } finally {
+            this.active.delete(generationId);
+            this.answering.delete(generationId);
+        }
+    }
+
+    /** Stops an answer; it ends with stopReason "abort" and what was generated is kept. */
+    stop(generationId: string): void {
+        const controller = this.active.get(validate(idSchema, generationId, "generation id"));
+        if (controller == null) throw new ServiceError("not-found", `There is no running answer ${generationId}: it may have finished already.`);
+        controller.abort();
+    }
+
+    /** Stops every answer (shutdown). */
+    stopAll(): void {
+        for (const controller of this.active.values()) controller.abort();
+    }
+
+    private require(id: string): Conversation {
+        const conversation = this.options.conversations.get(validate(idSchema, id, "conversation id"));
+        if (conversation == null) throw new ServiceError("not-found", `There is no conversation ${id}: it may have been deleted.`);
+        return conversation;
+    }
+}

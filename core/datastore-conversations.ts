@@ -1,0 +1,140 @@
+import type { Datastore } from "../datastore/datastore.ts";
+import type { Message as StoredMessage } from "../datastore/conversations.ts";
+import type { AnswerStats, Conversation, DraftSource, Message, SamplingSettings, StepEvent } from "./app-api.ts";
+import type { ConversationFields, ConversationRepository, NewMessage } from "./conversation-repository.ts";
+
+/** What an assistant message keeps in the datastore's `stats` JSON column. */
+interface StoredStats {
+    stats: AnswerStats | null;
+    steps: StepEvent[] | null;
+    strategies: DraftSource[] | null;
+}
+
+/** Per-conversation fields the datastore's table has no column for, kept as a settings entry. */
+interface ConversationExtras {
+    systemPrompt: string;
+    sampling: Partial<SamplingSettings>;
+}
+
+const extrasKey = (id: number) => `conversation.${id}`;
+
+/** Conversations and messages in the Presage datastore (SQLite). */
+export class DatastoreConversations implements ConversationRepository {
+    constructor(private readonly store: Datastore) {}
+
+    list(): Conversation[] {
+        return this.store.conversations.list().map((c) => this.toConversation(c));
+    }
+
+    get(id: string): Conversation | undefined {
+        const n = toId(id);
+        const c = n == null ? undefined : this.store.conversations.get(n);
+        return c && this.toConversation(c);
+    }
+
+    create(fields: ConversationFields): Conversation {
+        const c = this.store.conversations.create({ title: fields.title });
+        this.store.settings.setJson(extrasKey(c.id), { systemPrompt: fields.systemPrompt, sampling: fields.sampling } satisfies ConversationExtras);
+        return this.toConversation(c);
+    }
+
+    update(id: string, patch: Partial<ConversationFields>): Conversation | undefined {
+        const n = toId(id);
+        const existing = n == null ? undefined : this.store.conversations.get(n);
+        if (n == null || existing == null) return undefined;
+        if (patch.title != null) this.store.conversations.rename(n, patch.title);
+        if (patch.systemPrompt != null || patch.sampling != null) {
+            const extras = this.extras(n);
+            this.store.settings.setJson(extrasKey(n), {
+                systemPrompt: patch.systemPrompt ?? extras.systemPrompt,
+                sampling: patch.sampling ?? extras.sampling
+            } satisfies ConversationExtras);
+            if (patch.title == null) this.store.conversations.rename(n, existing.title); // bumps updatedAt
+        }
+        return this.get(id);
+    }
+
+    remove(id: string): boolean {
+        const n = toId(id);
+        if (n == null) return false;
+        this.store.settings.delete(extrasKey(n));
+        return this.store.conversations.remove(n);
+    }
+
+    messages(conversationId: string): Message[] {
+        const n = toId(conversationId);
+        if (n == null) return [];
+        const out: Message[] = [];
+        // The versions of one answer are the run of assistant messages between two user messages.
+        let run: StoredMessage[] = [];
+        const endRun = () => {
+            const shown = run.find((m) => !m.hidden) ?? run.at(-1);
+            if (shown != null)
+                out.push({ ...toMessage(shown), versions: run.length < 2 ? null : { ids: run.map((m) => String(m.id)), index: run.indexOf(shown) } });
+            run = [];
+        };
+        for (const m of this.store.conversations.messages(n)) {
+            if (m.role === "assistant") {
+                run.push(m);
+                continue;
+            }
+            endRun();
+            out.push(toMessage(m));
+        }
+        endRun();
+        return out;
+    }
+
+    showVersion(conversationId: string, messageId: string): boolean {
+        const c = toId(conversationId);
+        const m = toId(messageId);
+        return c != null && m != null && this.store.conversations.showVersion(c, m);
+    }
+
+    addMessage(conversationId: string, message: NewMessage): Message {
+        const stats: StoredStats | undefined = message.role === "assistant"
+            ? { stats: message.stats ?? null, steps: message.steps ?? null, strategies: message.strategies ?? null }
+            : undefined;
+        const stored = this.store.conversations.addMessage(Number(conversationId), { role: message.role, content: message.content, stats });
+        if (stored.role !== "assistant") return toMessage(stored);
+        // A regenerated answer comes back with the versions it joined.
+        return this.messages(conversationId).find((m) => m.id === String(stored.id)) ?? toMessage(stored);
+    }
+
+    removeMessagesFrom(conversationId: string, messageId: string): void {
+        this.store.conversations.removeFrom(Number(conversationId), Number(messageId));
+    }
+
+    clear(): void {
+        this.store.conversations.clearHistory();
+    }
+
+    private extras(id: number): ConversationExtras {
+        const v = this.store.settings.getJson(extrasKey(id)) as Partial<ConversationExtras> | undefined;
+        return { systemPrompt: typeof v?.systemPrompt === "string" ? v.systemPrompt : "", sampling: v?.sampling != null && typeof v.sampling === "object" ? v.sampling : {} };
+    }
+
+    private toConversation(c: { id: number; title: string; createdAt: number; updatedAt: number }): Conversation {
+        const extras = this.extras(c.id);
+        return { id: String(c.id), title: c.title, systemPrompt: extras.systemPrompt, sampling: extras.sampling, createdAt: c.createdAt, updatedAt: c.updatedAt };
+    }
+}
+
+function toId(id: string): number | undefined {
+    return /^[1-9]\d{0,15}$/.test(id) ? Number(id) : undefined;
+}
+
+function toMessage(m: StoredMessage): Message {
+    const s = (m.stats ?? null) as Partial<StoredStats> | null;
+    return {
+        id: String(m.id),
+        conversationId: String(m.conversationId),
+        role: m.role,
+        content: m.content,
+        createdAt: m.createdAt,
+        stats: s?.stats ?? null,
+        steps: s?.steps ?? null,
+        strategies: s?.strategies ?? null,
+        versions: null
+    };
+}

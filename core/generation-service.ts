@@ -1,0 +1,177 @@
+import { EventEmitter } from "node:events";
+import { ChatSession, type ChatMessage } from "../native-models/chat/chat-session.ts";
+import { countTokens } from "../native-models/chat/token-count.ts";
+import type { GenerateResult, PresageEngine, StepEvent } from "../native-models/engine/presage-engine.ts";
+import type { RaceResponse, SamplingSettings, StrategyName } from "./app-api.ts";
+import type { ModelService } from "./model-service.ts";
+import { raceSchema } from "./schemas.ts";
+import { firstLine, ServiceError } from "./service-error.ts";
+import type { SettingsService } from "./settings-service.ts";
+import { TrimmedText } from "./trimmed-text.ts";
+import { validate } from "./validation.ts";
+
+export interface GenerationOptions {
+    /**
+     * Strategies for this answer. Given explicitly, each must be usable now ("strategy-unavailable"
+     * otherwise); left out, the ones switched on in the settings that the loaded models allow.
+     */
+    strategies?: readonly StrategyName[];
+    /** Sampler overrides (a conversation's, a request's), applied over the settings in order. */
+    sampling?: readonly (Partial<SamplingSettings> | undefined)[];
+    /** Overrides the sampling settings' maxTokens. */
+    maxTokens?: number;
+    stopStrings?: readonly string[];
+    /** Aborting stops the answer; what was generated is returned with stopReason "abort". */
+    signal?: AbortSignal;
+    onStep?: (event: StepEvent) => void;
+    /**
+     * The answer's text as it grows. For chat it is trimmed like the final text, so the pieces join
+     * to exactly `result.text`.
+     */
+    onText?: (piece: string) => void;
+    /** Exact mode for this answer (default: the setting). */
+    exact?: boolean;
+    /** OpenAI-style penalties over the last 64 tokens (0 = off). */
+    penalties?: { frequencyPenalty?: number; presencePenalty?: number };
+    /** The model file to answer with (ModelService.requestedModel), loaded in this request's turn if needed. */
+    model?: string;
+}
+
+export interface GenerationResult extends GenerateResult {
+    /** Earlier messages left out to fit the context (chat only). */
+    droppedMessages: number;
+    /** The target model's file path. */
+    modelPath: string;
+}
+
+/** What every finished generation reports in-process (tests and the load bench listen). */
+export interface GenerationRecord {
+    kind: "chat" | "completion" | "race";
+    stopReason: GenerateResult["stopReason"];
+    tokens: number;
+}
+
+/**
+ * Turns requests into engine calls: settings and overrides into sampler options and strategies,
+ * messages into a chat turn with the model's template, all through the model service's queue.
+ */
+export class GenerationService extends EventEmitter<{ finished: [GenerationRecord] }> {
+    private readonly sessions = new WeakMap<PresageEngine, ChatSession>();
+
+    constructor(private readonly models: ModelService, private readonly settings: SettingsService) {
+        super();
+    }
+
+    /** Answers the last user message of `messages` with the model's chat template. */
+    chat(messages: readonly ChatMessage[], options: GenerationOptions = {}): Promise<GenerationResult> {
+        return this.models.use(async (engine) => {
+            let session = this.sessions.get(engine);
+            if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
+            const trimmed = options.onText == null ? null : new TrimmedText(options.onText);
+            const result = await guard(() => session.respond(messages, this.request(engine, options, trimmed == null ? undefined : (t) => trimmed.push(t))));
+            this.emit("finished", { kind: "chat", stopReason: result.stopReason, tokens: result.tokens.length });
+            return { ...result, modelPath: engine.info.modelPath };
+        }, { signal: options.signal, model: options.model });
+    }
+
+    /** Continues a raw text prompt (no chat template). */
+    complete(prompt: string, options: GenerationOptions = {}): Promise<GenerationResult> {
+        return this.models.use(async (engine) => {
+            await refuseClearlyTooLong(engine, prompt);
+            const result = await guard(() => engine.generate({ prompt, ...this.request(engine, options, options.onText) }));
+            this.emit("finished", { kind: "completion", stopReason: result.stopReason, tokens: result.tokens.length });
+            return { ...result, droppedMessages: 0, modelPath: engine.info.modelPath };
+        }, { signal: options.signal, model: options.model });
+    }
+
+    /**
+     * The same chat prompt greedily, with the strategies and plainly, one after the other. The
+     * speculative run goes first: the plain run then finds the prompt in the KV cache, so the speedup
+     * reported can only be understated, never flattered.
+     */
+    race(request: unknown, options: { signal?: AbortSignal } = {}): Promise<RaceResponse> {
+        const req = validate(raceSchema, request, "race request");
+        const messages: ChatMessage[] = [{ role: "user", content: req.prompt }];
+        const greedy = { temperature: 0, seed: null };
+        return this.models.use(async (engine) => {
+            let session = this.sessions.get(engine);
+            if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
+            const base = { sampling: [greedy], maxTokens: req.maxTokens ?? Math.min(256, this.settings.get().sampling.maxTokens), signal: options.signal };
+            const spec = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: req.strategies })));
+            // The plain lane is the fastest plain decoding (one token per decode), whatever exact mode says.
+            const plain = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: ["none"], exact: false })));
+            this.emit("finished", { kind: "race", stopReason: spec.stopReason, tokens: spec.tokens.length });
+            const speedup = plain.stats.tokensPerSecond > 0 ? spec.stats.tokensPerSecond / plain.stats.tokensPerSecond : 0;
+            return {
+                plain: { text: plain.text, tokensPerSecond: plain.stats.tokensPerSecond, seconds: plain.stats.seconds, tokens: plain.stats.tokens },
+                speculative: { text: spec.text, tokensPerSecond: spec.stats.tokensPerSecond, seconds: spec.stats.seconds, tokens: spec.stats.tokens, stats: spec.stats },
+                identical: plain.text === spec.text,
+                speedup
+            };
+        }, { signal: options.signal });
+    }
+
+    /** The strategies an answer would use now, given explicit ones or the settings. */
+    resolveStrategies(engine: PresageEngine, explicit: readonly StrategyName[] | undefined): StrategyName[] {
+        const available = engine.available() as string[];
+        if (explicit != null && explicit.length > 0) {
+            for (const name of explicit)
+                if (name !== "none" && name !== "auto" && !available.includes(name)) {
+                    const why = name === "draft" ? "no draft model is loaded" : name === "retrieval" || name === "history" ? "no document store is attached to the model" : "the loaded model does not support it";
+                    throw new ServiceError("strategy-unavailable", `The "${name}" strategy is not available: ${why}. Available: ${["none", "auto", ...available].join(", ")}.`);
+                }
+            return [...explicit];
+        }
+        const enabled = this.settings.enabledStrategies().filter((s) => s === "auto" || available.includes(s));
+        return enabled.length > 0 ? enabled : ["none"];
+    }
+
+    private request(engine: PresageEngine, options: GenerationOptions, onText?: (piece: string) => void) {
+        const settings = this.settings.get();
+        const { sampling, maxTokens } = this.settings.sampling(...(options.sampling ?? []));
+        const p = options.penalties;
+        if (p != null && ((p.frequencyPenalty ?? 0) !== 0 || (p.presencePenalty ?? 0) !== 0))
+            sampling.repeatPenalty = { penalty: sampling.repeatPenalty?.penalty ?? 1, frequencyPenalty: p.frequencyPenalty, presencePenalty: p.presencePenalty };
+        const onStep = options.onStep;
+        return {
+            maxTokens: options.maxTokens ?? maxTokens,
+            sampling,
+            strategies: this.resolveStrategies(engine, options.strategies),
+            maxDraft: settings.maxDraft,
+            exact: options.exact ?? settings.exact,
+            stopStrings: options.stopStrings,
+            signal: options.signal,
+            onStep: onStep == null && onText == null ? undefined : (e: StepEvent) => {
+                onStep?.(e);
+                if (e.text !== "") onText?.(e.text);
+            }
+        };
+    }
+}
+
+/**
+ * Refuses a prompt that is clearly longer than the context, counting it a slice at a time with pauses:
+ * the engine tokenizes a prompt in one synchronous call, which for a 1 MiB prompt held the event loop
+ * (every other request) for seconds. Near the limit the engine's exact check decides.
+ */
+async function refuseClearlyTooLong(engine: PresageEngine, prompt: string): Promise<void> {
+    const contextSize = engine.context.contextSize;
+    // No longer than the context in characters: cheap to tokenize whole, the engine's exact check decides.
+    if (prompt.length <= contextSize) return;
+    const limit = contextSize + 16;
+    const { count } = await countTokens(engine.model, prompt, limit);
+    if (count > limit)
+        throw new ServiceError("invalid-request", `The prompt has more than ${contextSize} tokens but the context holds ${contextSize}: shorten it or raise the context size.`);
+}
+
+/** Engine errors a request can cause (too long, not available) become "invalid-request"; the rest stay internal. */
+async function guard<T>(run: () => Promise<T>): Promise<T> {
+    try {
+        return await run();
+    } catch (err) {
+        if (err instanceof ServiceError) throw err;
+        const message = firstLine(err);
+        if (/context holds|is not available|needs a conversation|shorten it/i.test(message)) throw new ServiceError("invalid-request", message);
+        throw err;
+    }
+}
