@@ -78,6 +78,29 @@ describe("HypothesisReducer", () => {
         expect(r.shouldQuery("early-exit")).toBe(false);
         expect(r.shouldQuery("ngram")).toBe(true);
     });
+
+    it("counts what verifying a source's chains cost: accepted tokens bought at a loss do not keep it asked", () => {
+        const r = new HypothesisReducer(linear);
+        for (let i = 0; i < 8; i++) {
+            // A cheap lookup (0.1 of a token) whose one accepted token a step costs 1.5 tokens' time more
+            // than the plain step it replaced: each query loses time although tokens get accepted.
+            r.recordDrafting("retrieval", 0.1);
+            r.learn({ source: "retrieval", tokens: t(1, 2), confidence: [0.6, 0.6] }, 1);
+            r.observeStep(0, 1);
+            r.observeStep(2, 2.5, "retrieval");
+        }
+        expect(r.shouldQuery("retrieval")).toBe(true);
+        expect(r.shouldQuery("retrieval")).toBe(false);
+        // The same source, its verified steps costing what the model says: asked every step.
+        const fair = new HypothesisReducer(linear);
+        for (let i = 0; i < 8; i++) {
+            fair.recordDrafting("retrieval", 0.1);
+            fair.learn({ source: "retrieval", tokens: t(1, 2), confidence: [0.6, 0.6] }, 1);
+            fair.observeStep(0, 1);
+            fair.observeStep(2, 1.2, "retrieval");
+        }
+        for (let i = 0; i < 4; i++) expect(fair.shouldQuery("retrieval")).toBe(true);
+    });
 });
 
 describe("positionSeed", () => {

@@ -117,7 +117,7 @@ export class SpeculativeDecoder {
             if (cutAtStop()) history.length = prompt.length + output.length;
             const added = output.slice(before);
             if (stopReason == null) for (const d of this.drafters) await d.observe(history, added);
-            this.reducer?.observeStep(reduction.tokens.length, performance.now() - drafted);
+            this.reducer?.observeStep(reduction.tokens.length, performance.now() - drafted, reduction.source);
             const s: StepStats = {
                 step: step++,
                 drafted: reduction.tokens.length,

@@ -1,5 +1,10 @@
 import type { LlamaModel, Token } from "node-llama-cpp";
 
+/** Tokens detokenized before new ones so that their leading space and merges come out right. */
+const contextTokens = 8;
+/** New tokens gathered before their text is taken as final. */
+const commitEvery = 16;
+
 /**
  * Turns the growing output token list into text for the user: text deltas to stream, and where a stop
  * string ends the answer. Text is held back while it could still become a stop string, and while it ends
@@ -15,12 +20,30 @@ export class TextStream {
 
     /** Length of the output the text was last made from: the stop check and the stream share it. */
     private length = -1;
+    /**
+     * Tokens whose text is final, and that text: each step detokenizes only what came after them (with
+     * a few tokens before for context), so streaming a long answer costs the same per step at its end
+     * as at its start, not a whole-answer detokenization every step.
+     */
+    private committed = 0;
+    private committedText = "";
 
-    /** The full text of `output` (the decoder's growing list), detokenized once per step. */
+    /** The full text of `output` (the decoder's growing list). */
     update(output: readonly Token[]): string {
-        if (!this.stopped && output.length !== this.length) {
-            this.text = this.model.detokenize(output as Token[]);
-            this.length = output.length;
+        if (this.stopped || output.length === this.length) return this.text;
+        if (output.length < this.committed) {
+            this.committed = 0;
+            this.committedText = "";
+        }
+        const tail = output.slice(this.committed) as Token[];
+        const context = output.slice(Math.max(0, this.committed - contextTokens), this.committed) as Token[];
+        const tailText = this.model.detokenize(tail, false, context);
+        this.text = this.committedText + tailText;
+        this.length = output.length;
+        // Half a UTF-8 character (U+FFFD) may still be completed by the next token: commit only whole text.
+        if (tail.length >= commitEvery && !tailText.endsWith("\uFFFD")) {
+            this.committed = output.length;
+            this.committedText = this.text;
         }
         return this.text;
     }

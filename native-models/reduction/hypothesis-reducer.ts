@@ -29,6 +29,8 @@ interface SourceUsage {
     calls: number;
     ms: number;
     gained: number;
+    /** What verifying its chains cost beyond the plain decode each of those steps replaced. */
+    extraMs: number;
     /** While not paying off, the source is asked again at this step, and the wait doubles each time. */
     nextProbe: number;
     backoff: number;
@@ -145,10 +147,13 @@ export class HypothesisReducer {
     shouldQuery(source: DraftSource): boolean {
         const u = this.usage.get(source);
         if (u == null || u.calls < 2) return true;
-        const saved = (u.gained / u.calls) * this.cost.cost(0);
-        // A source whose drafting is nearly free (table lookups) is always worth asking.
+        // Net of what its verified steps cost beyond plain ones: accepted tokens are not free either.
+        const plain = this.plainStepMs();
+        const saved = (u.gained * plain - u.extraMs) / u.calls;
+        // Drafting that is negligible beside a token is always worth it. On a model that decodes a
+        // token in half a millisecond, a 40 µs lookup is not negligible: it must earn its keep.
         const drafting = u.ms / u.calls;
-        if (saved >= drafting || drafting < Math.max(0.05, 0.02 * this.cost.cost(0))) {
+        if (saved >= drafting || drafting < 0.02 * plain) {
             u.backoff = 32;
             return true;
         }
@@ -165,13 +170,22 @@ export class HypothesisReducer {
      * token in a fraction of a millisecond, a verified step's draws and bookkeeping are not small beside
      * the batch itself, and the measured batch cost alone would verify guesses that do not pay.
      */
-    observeStep(guesses: number, ms: number): void {
+    observeStep(guesses: number, ms: number, source: DraftSource | null = null): void {
         // Against an unmeasured (flat) cost model the ratio means nothing.
         if (this.cost.batchInvariant == null) return;
         const predicted = this.cost.cost(guesses);
         if (!(predicted > 0) || !(ms > 0)) return;
         if (guesses === 0) this.steps.plain = 0.95 * this.steps.plain + 0.05 * (ms / predicted);
-        else this.steps.verified = 0.9 * this.steps.verified + 0.1 * (ms / predicted);
+        else {
+            this.steps.verified = 0.9 * this.steps.verified + 0.1 * (ms / predicted);
+            const u = source == null ? undefined : this.usage.get(source);
+            if (u != null) u.extraMs += Math.max(0, ms - this.plainStepMs());
+        }
+    }
+
+    /** What a plain one-token step really costs here: the measured decode, scaled by what steps took. */
+    private plainStepMs(): number {
+        return this.cost.cost(0) * this.steps.plain;
     }
 
     /** How much dearer verified steps really are than the cost model says, beside plain steps (at least 1). */
@@ -186,13 +200,14 @@ export class HypothesisReducer {
 
     /** Records the time `source` took to propose. */
     recordDrafting(source: DraftSource, ms: number): void {
-        const u = this.usage.get(source) ?? { calls: 0, ms: 0, gained: 0, nextProbe: 0, backoff: 32 };
+        const u = this.usage.get(source) ?? { calls: 0, ms: 0, gained: 0, extraMs: 0, nextProbe: 0, backoff: 32 };
         u.calls++;
         u.ms += ms;
         if (u.calls > 64) {
             u.calls /= 2;
             u.ms /= 2;
             u.gained /= 2;
+            u.extraMs /= 2;
         }
         this.usage.set(source, u);
     }
