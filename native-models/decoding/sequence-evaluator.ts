@@ -20,9 +20,10 @@ export interface SequenceEvaluator {
     readonly native: boolean;
     /**
      * Appends `tokens`; `options[i]` (null: no draw) is how the token after row i will be drawn.
-     * Rows are drawn afterwards, only those asked for, with `draw`.
+     * Rows are drawn afterwards, only those asked for, with `draw`. `drawNow` rows, counted from the
+     * first row with options, will certainly be drawn: an evaluator may start drawing them at once.
      */
-    decode(tokens: readonly Token[], options: readonly (GenerateNextOptions | null)[]): Promise<void>;
+    decode(tokens: readonly Token[], options: readonly (GenerateNextOptions | null)[], drawNow?: number): Promise<void>;
     /** The token after row `row` of the last `decode`; null when llama.cpp drew none (an empty candidate set). */
     draw(row: number): Promise<Draw | null>;
     /** Drops every token from `position` on. */
@@ -63,6 +64,16 @@ interface AddonSampler {
 /** Milliseconds spent awaiting llama.cpp's decode and sample calls, process-wide: the benchmark compares the loop's wall time with it. */
 export const nativeClock = { ms: 0 };
 
+/**
+ * Whether this process runs libuv's pool on one thread (set in the environment at launch, which is when
+ * libuv reads it: the CLI, `npm start`, `npm test` and the packaged app all launch that way). Work
+ * queued on a one-thread pool runs in the order it was queued, so a draw can be queued right behind
+ * its batch and run as soon as the batch is done, without a round trip through the event loop in
+ * between: that round trip was a tenth of a plain step on a small model. With more pool threads a
+ * draw could run beside its batch, so nothing is queued early then.
+ */
+const onePoolThread = process.env.UV_THREADPOOL_SIZE === "1";
+
 /** The fastest evaluator this node-llama-cpp allows for `sequence` (`PRESAGE_PUBLIC_EVALUATE=1` forces the public one). */
 export function createSequenceEvaluator(sequence: LlamaContextSequence): SequenceEvaluator {
     return NativeSequenceEvaluator.usable(sequence) && process.env.PRESAGE_PUBLIC_EVALUATE !== "1"
@@ -94,6 +105,8 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
     private rowFirstLogit = 0;
     private threadsForRows: ((rows: number) => number) | null = null;
     private currentThreads: number;
+    /** Draws queued behind the last batch (see `onePoolThread`), by row, until `draw` takes them. */
+    private early = new Map<number, Promise<Draw | null>>();
 
     static usable(sequence: LlamaContextSequence): boolean {
         const s = sequence as unknown as Partial<SequenceInternals>;
@@ -125,8 +138,9 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         this.threadsForRows = threadsForRows;
     }
 
-    async decode(tokens: readonly Token[], options: readonly (GenerateNextOptions | null)[]): Promise<void> {
+    async decode(tokens: readonly Token[], options: readonly (GenerateNextOptions | null)[], drawNow = 0): Promise<void> {
         if (tokens.length === 0) throw new Error("Nothing to decode.");
+        await this.settleEarlyDraws();
         if (this.evaluated.length + tokens.length > this.contextSize)
             throw new Error(`The context is full: ${this.evaluated.length + tokens.length} tokens do not fit in ${this.contextSize}.`);
         const ctx = this.s._context._ctx;
@@ -146,31 +160,61 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         const from = Math.max(0, first - start);
         const logitRows = new Uint32Array(Math.max(0, chunk.length - from));
         for (let i = 0; i < logitRows.length; i++) logitRows[i] = from + i;
-        this.rowLogit = await this.decodeChunk(ctx, chunk, logitRows);
         this.rowFirstLogit = start + from;
         this.rowOptions = options;
+        const early = onePoolThread ? Math.min(drawNow, tokens.length - first) : 0;
+        this.rowLogit = await this.decodeChunk(ctx, chunk, logitRows, () => {
+            for (let row = first; row < first + early; row++)
+                if (options[row] != null) this.early.set(row, this.sample(row));
+        });
     }
 
     async draw(row: number): Promise<Draw | null> {
-        const options = this.rowOptions[row];
-        const index = this.rowLogit[row - this.rowFirstLogit];
-        if (options == null || index == null) throw new Error(`Row ${row} of the last batch has no logits to draw from.`);
-        const ctx = this.s._context._ctx;
-        const sampler = this.samplerFor(row, options);
+        const early = this.early.get(row);
+        if (early != null) {
+            this.early.delete(row);
+            const t = performance.now();
+            try {
+                return await early;
+            } finally {
+                nativeClock.ms += performance.now() - t;
+            }
+        }
         const t = performance.now();
         try {
-            if (options.confidence) {
-                const [token, , confidence] = await ctx.sampleToken(index, sampler, false, true);
-                return token === -1 ? null : { token: token as Token, confidence };
-            }
-            const token = await ctx.sampleToken(index, sampler);
-            return token === -1 ? null : { token: token as Token };
+            return await this.sample(row);
         } finally {
             nativeClock.ms += performance.now() - t;
         }
     }
 
+    private async sample(row: number): Promise<Draw | null> {
+        const options = this.rowOptions[row];
+        const index = this.rowLogit[row - this.rowFirstLogit];
+        if (options == null || index == null) throw new Error(`Row ${row} of the last batch has no logits to draw from.`);
+        const ctx = this.s._context._ctx;
+        const sampler = this.samplerFor(row, options);
+        if (options.confidence) {
+            const [token, , confidence] = await ctx.sampleToken(index, sampler, false, true);
+            return token === -1 ? null : { token: token as Token, confidence };
+        }
+        const token = await ctx.sampleToken(index, sampler);
+        return token === -1 ? null : { token: token as Token };
+    }
+
+    /**
+     * Waits for draws queued early and never taken (a caller that stopped at a rejection): nothing may
+     * touch the context or reconfigure their samplers while they run.
+     */
+    private async settleEarlyDraws(): Promise<void> {
+        if (this.early.size === 0) return;
+        const pending = [...this.early.values()];
+        this.early.clear();
+        await Promise.allSettled(pending);
+    }
+
     async eraseFrom(position: number): Promise<void> {
+        await this.settleEarlyDraws();
         if (position >= this.evaluated.length) return;
         const ctx = this.s._context._ctx;
         if (!ctx.removeTokenCellsFromSequence(this.s._sequenceId, position, this.evaluated.length)) {
@@ -187,7 +231,8 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         this.samplers.length = 0;
     }
 
-    private async decodeChunk(ctx: AddonContext, tokens: readonly Token[], logitRows: Uint32Array): Promise<Uint32Array> {
+    /** `queueBehind` runs right after the batch is queued: pool work it queues runs after the batch. */
+    private async decodeChunk(ctx: AddonContext, tokens: readonly Token[], logitRows: Uint32Array, queueBehind?: () => void): Promise<Uint32Array> {
         const threads = this.threadsForRows?.(tokens.length);
         if (threads != null && threads !== this.currentThreads) {
             ctx.setThreads(threads);
@@ -196,8 +241,20 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         ctx.initBatch(tokens.length);
         const indexes = ctx.addToBatch(this.s._sequenceId, this.evaluated.length, Uint32Array.from(tokens), logitRows);
         const t = performance.now();
-        await ctx.decodeBatch();
-        nativeClock.ms += performance.now() - t;
+        const decoding = ctx.decodeBatch();
+        if (queueBehind != null) {
+            this.rowLogit = indexes;
+            queueBehind();
+        }
+        try {
+            await decoding;
+        } catch (err) {
+            // Draws queued behind a failed batch would read stale logits: drop them.
+            await this.settleEarlyDraws();
+            throw err;
+        } finally {
+            nativeClock.ms += performance.now() - t;
+        }
         for (const t of tokens) this.evaluated.push(t);
         return indexes;
     }

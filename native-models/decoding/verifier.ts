@@ -57,7 +57,7 @@ export class Verifier {
         const input = pad ? [rest[0]!, rest[0]!] : rest;
         const options: (GenerateNextOptions | null)[] = input.map(() => null);
         options[rest.length - 1] = sampler.at(position, tokens, tokens.length);
-        await this.evaluator.decode(input, options);
+        await this.evaluator.decode(input, options, 1);
         const next = await this.evaluator.draw(rest.length - 1);
         if (pad) await this.evaluator.eraseFrom(tokens.length);
         if (next == null) throw new Error("llama.cpp returned no token for the prompt.");
@@ -82,7 +82,8 @@ export class Verifier {
         const input: Token[] = pad ? [pending, pending] : [pending, ...guesses];
         const options: (GenerateNextOptions | null)[] = new Array(input.length).fill(null);
         for (let i = 0; i <= k; i++) options[i] = sampler.at(position + i, context, base + i);
-        await this.evaluator.decode(input, options);
+        // The first chunk's rows are drawn whatever the verdict: they may start right behind the batch.
+        await this.evaluator.decode(input, options, Math.min(2, k + 1));
 
         // Draw rows in growing chunks, stopping at the first disagreement: one native round trip per
         // drawn row, and rows after a rejection are never drawn (each costs a pass over the vocabulary).

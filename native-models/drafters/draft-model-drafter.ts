@@ -48,7 +48,7 @@ export class DraftModelDrafter implements Drafter {
         while (tokens.length < limit) {
             const options = input.map(() => null as typeof drawNext | null);
             options[input.length - 1] = drawNext;
-            await this.evaluator.decode(input, options);
+            await this.evaluator.decode(input, options, 1);
             const next = await this.evaluator.draw(input.length - 1);
             if (next == null || (next.confidence ?? 0) < this.minConfidence) break;
             tokens.push(next.token);
