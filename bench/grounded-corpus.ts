@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import type { LlamaModel, Token } from "node-llama-cpp";
+import { presageCacheDir } from "../native-models/models-dir.ts";
 import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
 
 /**
@@ -52,10 +52,6 @@ export const storySeparator = "\n\f\n";
 /** Held-out story i uses seed slot `heldOutSlot + i`; the corpus uses slots from 0, so they never meet. */
 const heldOutSlot = 1_000_000_000;
 const cacheVersion = 1;
-
-export function defaultCacheDir(): string {
-    return process.env.PRESAGE_CACHE_DIR ?? join(homedir(), ".cache", "presage");
-}
 
 /** Seed of story slot `slot` for base seed `seed` (32-bit, well mixed). */
 function storySeed(seed: number, slot: number): number {
@@ -166,7 +162,7 @@ async function loadModel(modelPath: string): Promise<LlamaModel> {
  */
 export async function buildGroundedCorpus(options: GroundedCorpusOptions): Promise<GroundedCorpus> {
     const { modelPath, tokens: budget = 500_000, temperature = 0.8, seed = 1, sequences = 16, maxStoryTokens = 256, log } = options;
-    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const cacheDir = options.cacheDir ?? presageCacheDir();
     const path = cachePath(cacheDir, "grounded", { model: modelKey(modelPath), budget, temperature, seed, maxStoryTokens });
     const metaPath = path.replace(/\.txt$/, ".json");
     if (existsSync(path) && existsSync(metaPath)) {
@@ -208,7 +204,7 @@ export async function buildGroundedCorpus(options: GroundedCorpusOptions): Promi
  */
 export async function groundedHeldOutStories(options: HeldOutOptions & { corpusText?: string }): Promise<string[]> {
     const { modelPath, count = 32, temperature = 0.8, seed = 1, sequences = 16, maxStoryTokens = 256, log } = options;
-    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const cacheDir = options.cacheDir ?? presageCacheDir();
     const path = cachePath(cacheDir, "grounded-heldout", { model: modelKey(modelPath), count, temperature, seed, maxStoryTokens });
     let stories: string[];
     if (existsSync(path)) stories = readFileSync(path, "utf8").split(storySeparator);

@@ -1,10 +1,9 @@
 import { writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { runBenchmarks } from "../bench/bench.ts";
 import { toJson, writeBenchmarksMarkdown } from "../bench/report.ts";
 import { allWorkloads } from "../bench/workloads/index.ts";
-import { packageRoot } from "../native-models/models-dir.ts";
+import { packageRoot, presageCacheDir } from "../native-models/models-dir.ts";
 import { parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
 const help = `presage bench — compare every strategy with plain decoding, interleaved, and write BENCHMARKS.md
@@ -45,7 +44,7 @@ export const benchCommand: Command = {
         const report = await runBenchmarks({
             workloads,
             quick: values.quick ?? false,
-            cacheDir: process.env.PRESAGE_CACHE_DIR ?? join(homedir(), ".cache", "presage"),
+            cacheDir: presageCacheDir(),
             command,
             log
         });

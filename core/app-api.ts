@@ -13,6 +13,8 @@
  * model when changed; "engine" events tell the window when it is back.
  */
 
+import type { AnswerStats as EngineAnswerStats, StepEvent as EngineStepEvent } from "../native-models/decoding/stats.ts";
+
 export type StrategyName = "none" | "draft" | "ngram" | "early-exit" | "retrieval" | "history" | "auto";
 export type DraftSource = "draft" | "ngram" | "retrieval" | "history" | "early-exit" | "oracle";
 
@@ -208,45 +210,18 @@ export interface PairDownloadProgress {
     error?: string;
 }
 
-/** Per-answer stats, kept on each assistant message. */
-export interface AnswerStats {
-    tokens: number;
-    seconds: number;
-    tokensPerSecond: number;
-    steps: number;
-    drafted: number;
-    accepted: number;
-    meanAcceptedLength: number;
-    acceptanceRate: number;
-    bySource: Partial<Record<DraftSource, { steps: number; drafted: number; accepted: number; acceptanceRate: number }>>;
-    /** The fastest plain decoding of this model here (one token per decode), measured at load: the baseline. */
-    baselineTokensPerSecond: number | null;
-    /** The answer ran in exact mode. Optional: answers stored before it existed lack it. */
-    exact?: boolean;
-    /** Batch rows are bit-identical to one-token rows on this model (checked at load). */
-    batchInvariant?: boolean | null;
-    speedupEstimate: number | null;
-    estimate: true;
-}
+/**
+ * Per-answer stats, kept on each assistant message: the engine's (native-models/decoding/stats.ts).
+ * `exact` and `batchInvariant` are optional here: answers stored before they existed lack them.
+ */
+export type AnswerStats = Omit<EngineAnswerStats, "exact" | "batchInvariant"> & Partial<Pick<EngineAnswerStats, "exact" | "batchInvariant">>;
 
-/** One verification step, streamed while generating. */
-export interface StepEvent {
-    step: number;
-    drafted: number;
-    accepted: number;
-    source: DraftSource | null;
-    /** Token ids this step added: the first `accepted` were guessed by `source`, the last is the target's own. */
-    tokens: number[];
-    /** The text this step added (may be "" while a character or a stop string is incomplete). */
-    text: string;
-    ms: number;
-    /**
-     * Optional: the text of each token in `tokens` (same length), when `pieces.join("") === text`.
-     * With it the window colours exactly the accepted guesses apart from the target's own token;
-     * without it, it colours the whole step by its source when `accepted > 0`.
-     */
-    pieces?: string[];
-}
+/**
+ * One verification step, streamed while generating: the engine's (native-models/decoding/stats.ts),
+ * its token ids plain numbers. The first `accepted` tokens were guessed by `source`, the last is the
+ * target's own.
+ */
+export type StepEvent = Omit<EngineStepEvent, "tokens"> & { tokens: number[] };
 
 export interface Conversation {
     id: string;

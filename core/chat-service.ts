@@ -5,7 +5,7 @@ import type { ConversationRepository } from "./conversation-repository.ts";
 import type { GenerationService } from "./generation-service.ts";
 import type { ModelService } from "./model-service.ts";
 import { createConversationSchema, idSchema, searchSchema, sendMessageSchema, updateConversationSchema } from "./schemas.ts";
-import { firstLine, isAbortError, ServiceError } from "./service-error.ts";
+import { asServiceError, firstLine, isAbortError, ServiceError } from "./service-error.ts";
 import { validate } from "./validation.ts";
 
 export interface ChatServiceOptions {
@@ -77,8 +77,7 @@ export class ChatService {
         const store = this.options.conversations;
         const models = this.options.models;
         if (models.engine == null) throw new ServiceError("no-model", "No model is loaded: load one in the models panel first.");
-        if (models.queue.waiting >= models.queue.maxWaiting)
-            throw new ServiceError("busy", "The model is busy with other answers; try again in a moment.");
+        models.queue.admit();
 
         let history = store.messages(conversation.id);
         let userMessage: Message | null = null;
@@ -125,10 +124,9 @@ export class ChatService {
             const message = store.addMessage(conversation.id, { role: "assistant", content: result.text, stats: result.stats, steps, strategies: result.strategies });
             onEvent({ type: "done", message, stopReason: result.stopReason });
         } catch (err) {
-            const message = isAbortError(err)
-                ? "The answer was stopped before it started."
-                : err instanceof ServiceError ? err.message : `The answer failed: ${firstLine(err)}`;
-            if (!(err instanceof ServiceError) && !isAbortError(err)) console.error(`presage: answer failed: ${(err as Error).stack ?? err}`);
+            const known = asServiceError(err);
+            const message = isAbortError(err) ? "The answer was stopped before it started." : known != null ? known.message : `The answer failed: ${firstLine(err)}`;
+            if (known == null && !isAbortError(err)) console.error(`presage: answer failed: ${(err as Error).stack ?? err}`);
             onEvent({ type: "error", message });
         } finally {
             this.active.delete(generationId);

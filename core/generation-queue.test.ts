@@ -35,6 +35,23 @@ describe("GenerationQueue", () => {
         expect(queue.running).toBe(false);
     });
 
+    it("admits exactly what run would take now, so a chat turn is refused before it stores anything", async () => {
+        const idle = new GenerationQueue({ maxWaiting: 0 });
+        // Idle, a request runs at once even when none may wait (the chat's own check refused it here).
+        expect(() => idle.admit()).not.toThrow();
+        const queue = new GenerationQueue({ maxWaiting: 1 });
+        let release!: () => void;
+        const first = queue.run(() => new Promise<void>((r) => (release = r)));
+        expect(() => queue.admit()).not.toThrow();
+        const second = queue.run(async () => "second");
+        expect(() => queue.admit()).toThrow(expect.objectContaining({ code: "busy" }));
+        expect(() => queue.admit({ unbounded: true })).not.toThrow();
+        expect(queue.waiting).toBe(1);
+        release();
+        await first;
+        expect(await second).toBe("second");
+    });
+
     it("hands the queue over without letting a newcomer jump in", async () => {
         const queue = new GenerationQueue();
         const order: number[] = [];

@@ -20,8 +20,8 @@ interface Waiter {
 
 /**
  * One task at a time on the engine's single sequence, first come first served, with a bound on how
- * many may wait. It sits in front of the engine's own `exclusive` so that a request can be refused
- * when the line is too long, and leave the line when its client goes away, before touching the model.
+ * many may wait: the app's only line in front of the model. A request is refused when the line is
+ * too long, and leaves it when its client goes away, before touching the model.
  */
 export class GenerationQueue {
     /** How many requests may wait while one runs. */
@@ -42,13 +42,22 @@ export class GenerationQueue {
         return this.busy;
     }
 
+    /**
+     * Refuses now what `run` would refuse now, so that a caller can say so before doing anything
+     * else (a chat turn, before it stores the user's message). `run` checks it again itself.
+     * @throws ServiceError "busy" when the line is full, "cancelled" when `signal` has aborted.
+     */
+    admit(options: QueueRunOptions = {}): void {
+        if (options.signal?.aborted) throw cancelled();
+        if (this.busy && !options.unbounded && this.waiting >= this.maxWaiting)
+            throw new ServiceError("busy", `The model is busy with ${this.waiting + 1} other requests; try again in a moment.`);
+    }
+
     async run<T>(task: () => Promise<T>, options: QueueRunOptions = {}): Promise<T> {
         const { signal } = options;
-        if (signal?.aborted) throw cancelled();
+        this.admit(options);
         if (!this.busy) this.busy = true;
         else {
-            if (!options.unbounded && this.waiting >= this.maxWaiting)
-                throw new ServiceError("busy", `The model is busy with ${this.waiting + 1} other requests; try again in a moment.`);
             await new Promise<void>((resolve, reject) => {
                 const waiter: Waiter = { start: resolve, reject, bounded: !options.unbounded };
                 const onAbort = () => {

@@ -5,15 +5,16 @@ import type { GenerateResult, PresageEngine, StepEvent } from "../native-models/
 import type { RaceResponse, SamplingSettings, StrategyName } from "./app-api.ts";
 import type { ModelService } from "./model-service.ts";
 import { raceSchema } from "./schemas.ts";
-import { firstLine, ServiceError } from "./service-error.ts";
+import { ServiceError } from "./service-error.ts";
 import type { SettingsService } from "./settings-service.ts";
 import { TrimmedText } from "./trimmed-text.ts";
 import { validate } from "./validation.ts";
 
 export interface GenerationOptions {
     /**
-     * Strategies for this answer. Given explicitly, each must be usable now ("strategy-unavailable"
-     * otherwise); left out, the ones switched on in the settings that the loaded models allow.
+     * Strategies for this answer. Given explicitly, each must be usable now (the engine refuses with
+     * "strategy-unavailable" otherwise); left out, the ones switched on in the settings that the
+     * loaded models allow.
      */
     strategies?: readonly StrategyName[];
     /** Sampler overrides (a conversation's, a request's), applied over the settings in order. */
@@ -53,7 +54,8 @@ export interface GenerationRecord {
 
 /**
  * Turns requests into engine calls: settings and overrides into sampler options and strategies,
- * messages into a chat turn with the model's template, all through the model service's queue.
+ * messages into a chat turn with the model's template, all through the model service's queue (the
+ * one line requests wait in: inside their turn they call the engine's unqueued `…Now` methods).
  */
 export class GenerationService extends EventEmitter<{ finished: [GenerationRecord] }> {
     private readonly sessions = new WeakMap<PresageEngine, ChatSession>();
@@ -68,7 +70,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             let session = this.sessions.get(engine);
             if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
             const trimmed = options.onText == null ? null : new TrimmedText(options.onText);
-            const result = await guard(() => session.respond(messages, this.request(engine, options, trimmed == null ? undefined : (t) => trimmed.push(t))));
+            const result = await session.respondNow(messages, this.request(options, trimmed == null ? undefined : (t) => trimmed.push(t)));
             this.emit("finished", { kind: "chat", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, modelPath: engine.info.modelPath };
         }, { signal: options.signal, model: options.model });
@@ -78,7 +80,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
     complete(prompt: string, options: GenerationOptions = {}): Promise<GenerationResult> {
         return this.models.use(async (engine) => {
             await refuseClearlyTooLong(engine, prompt);
-            const result = await guard(() => engine.generate({ prompt, ...this.request(engine, options, options.onText) }));
+            const result = await engine.generateNow(engine.tokenize(prompt), this.request(options, options.onText));
             this.emit("finished", { kind: "completion", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, droppedMessages: 0, modelPath: engine.info.modelPath };
         }, { signal: options.signal, model: options.model });
@@ -97,9 +99,9 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             let session = this.sessions.get(engine);
             if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
             const base = { sampling: [greedy], maxTokens: req.maxTokens ?? Math.min(256, this.settings.get().sampling.maxTokens), signal: options.signal };
-            const spec = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: req.strategies })));
+            const spec = await session.respondNow(messages, this.request({ ...base, strategies: req.strategies }));
             // The plain lane is the fastest plain decoding (one token per decode), whatever exact mode says.
-            const plain = await guard(() => session.respond(messages, this.request(engine, { ...base, strategies: ["none"], exact: false })));
+            const plain = await session.respondNow(messages, this.request({ ...base, strategies: ["none"], exact: false }));
             this.emit("finished", { kind: "race", stopReason: spec.stopReason, tokens: spec.tokens.length });
             const speedup = plain.stats.tokensPerSecond > 0 ? spec.stats.tokensPerSecond / plain.stats.tokensPerSecond : 0;
             return {
@@ -111,22 +113,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
         }, { signal: options.signal });
     }
 
-    /** The strategies an answer would use now, given explicit ones or the settings. */
-    resolveStrategies(engine: PresageEngine, explicit: readonly StrategyName[] | undefined): StrategyName[] {
-        const available = engine.available() as string[];
-        if (explicit != null && explicit.length > 0) {
-            for (const name of explicit)
-                if (name !== "none" && name !== "auto" && !available.includes(name)) {
-                    const why = name === "draft" ? "no draft model is loaded" : name === "retrieval" || name === "history" ? "no document store is attached to the model" : "the loaded model does not support it";
-                    throw new ServiceError("strategy-unavailable", `The "${name}" strategy is not available: ${why}. Available: ${["none", "auto", ...available].join(", ")}.`);
-                }
-            return [...explicit];
-        }
-        const enabled = this.settings.enabledStrategies().filter((s) => s === "auto" || available.includes(s));
-        return enabled.length > 0 ? enabled : ["none"];
-    }
-
-    private request(engine: PresageEngine, options: GenerationOptions, onText?: (piece: string) => void) {
+    private request(options: GenerationOptions, onText?: (piece: string) => void) {
         const settings = this.settings.get();
         const { sampling, maxTokens } = this.settings.sampling(...(options.sampling ?? []));
         const p = options.penalties;
@@ -136,7 +123,11 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
         return {
             maxTokens: options.maxTokens ?? maxTokens,
             sampling,
-            strategies: this.resolveStrategies(engine, options.strategies),
+            // The engine resolves them (auto, what is available); the settings' switches may name one
+            // the loaded models lack, which is left out rather than refused.
+            ...(options.strategies != null && options.strategies.length > 0
+                ? { strategies: options.strategies }
+                : { strategies: this.settings.enabledStrategies(), skipUnavailable: true }),
             maxDraft: settings.maxDraft,
             exact: options.exact ?? settings.exact,
             stopStrings: options.stopStrings,
@@ -162,16 +153,4 @@ async function refuseClearlyTooLong(engine: PresageEngine, prompt: string): Prom
     const { count } = await countTokens(engine.model, prompt, limit);
     if (count > limit)
         throw new ServiceError("invalid-request", `The prompt has more than ${contextSize} tokens but the context holds ${contextSize}: shorten it or raise the context size.`);
-}
-
-/** Engine errors a request can cause (too long, not available) become "invalid-request"; the rest stay internal. */
-async function guard<T>(run: () => Promise<T>): Promise<T> {
-    try {
-        return await run();
-    } catch (err) {
-        if (err instanceof ServiceError) throw err;
-        const message = firstLine(err);
-        if (/context holds|is not available|needs a conversation|shorten it/i.test(message)) throw new ServiceError("invalid-request", message);
-        throw err;
-    }
 }

@@ -5,7 +5,7 @@ import { PresageEngine, type EngineOptions } from "../native-models/engine/presa
 import { validateGgufFile } from "../native-models/gguf/gguf-reader.ts";
 import { builtinModelPath } from "../native-models/models-dir.ts";
 import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
-import { loadModelFile, ModelFileError } from "../native-models/runtime/model-loader.ts";
+import { loadModelFile } from "../native-models/runtime/model-loader.ts";
 import { vocabularyMismatch } from "../native-models/runtime/vocabulary.ts";
 import type { DraftCheckResponse, EngineInfo, ModelFile, ModelLoading, ModelsResponse, PairDownloadProgress } from "./app-api.ts";
 import { DownloadManager } from "./download-manager.ts";
@@ -13,7 +13,7 @@ import type { EventBus } from "./event-bus.ts";
 import { GenerationQueue, type QueueRunOptions } from "./generation-queue.ts";
 import { listModelFiles, recommendedPairs, resolveModelPath } from "./models-folder.ts";
 import { checkDraftSchema, loadModelSchema, modelsFolderSchema, pairDownloadSchema } from "./schemas.ts";
-import { firstLine, ServiceError } from "./service-error.ts";
+import { asServiceError, firstLine, ServiceError } from "./service-error.ts";
 import type { SettingsService, SettingsStore } from "./settings-service.ts";
 import { validate } from "./validation.ts";
 
@@ -329,7 +329,7 @@ export class ModelService {
                 engine = await this.createEngine(targetPath, draftPath);
             } catch (err) {
                 const old = this.current?.info;
-                if (old == null || err instanceof ServiceError) throw loadError(err, draftPath);
+                if (old == null || err instanceof ServiceError) throw loadError(err);
                 // Perhaps both do not fit in memory at once: free the working model, try again, and
                 // bring the working one back if the new one still fails.
                 await this.replaceEngine(null);
@@ -341,7 +341,7 @@ export class ModelService {
                     } catch (restoreErr) {
                         console.error(`presage: could not bring back ${old.modelPath}: ${firstLine(restoreErr)}`);
                     }
-                    throw loadError(again, draftPath);
+                    throw loadError(again);
                 }
             }
             await this.replaceEngine(engine);
@@ -412,7 +412,7 @@ export class ModelService {
             throw new ServiceError("invalid-request", firstLine(err));
         }
         const load = (path: string) => loadModelFile(llama, path, { vocabOnly: true }).catch((err) => {
-            throw loadError(err, null);
+            throw loadError(err);
         });
         const target = await load(targetPath);
         try {
@@ -474,12 +474,7 @@ function noModel(): ServiceError {
     return new ServiceError("no-model", "No model is loaded: load one in the models panel (or start the server with --model FILE).");
 }
 
-function loadError(err: unknown, draftPath: string | null): ServiceError {
-    if (err instanceof ServiceError) return err;
-    const message = firstLine(err);
-    if (err instanceof ModelFileError) {
-        if (err.path === draftPath && /vocabular/i.test(message)) return new ServiceError("vocabulary-mismatch", message);
-        return new ServiceError("invalid-model", message);
-    }
-    return new ServiceError("invalid-model", `The model could not be loaded: ${message}`);
+/** A failed load as callers see it: engine errors by their code, anything else as "invalid-model". */
+function loadError(err: unknown): ServiceError {
+    return asServiceError(err) ?? new ServiceError("invalid-model", `The model could not be loaded: ${firstLine(err)}`);
 }

@@ -184,11 +184,6 @@ export class ConversationStore {
         return changes;
     }
 
-    /** Replaces a message's stats (e.g. once the speed race against plain decoding finished). */
-    setStats(messageId: number, stats: unknown): void {
-        this.db.prepare("UPDATE messages SET stats = ? WHERE id = ?").run(stats === undefined ? null : JSON.stringify(stats), messageId);
-    }
-
     messages(conversationId: number): Message[] {
         return (this.db.prepare("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id").all(conversationId) as MessageRow[]).map(toMessage);
     }

@@ -4,7 +4,7 @@
 import { app, BrowserWindow, dialog, ipcMain, screen, session, shell, type WebContents } from "electron";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { packageRoot } from "../native-models/models-dir.ts";
+import { packageRoot, presageCacheDir } from "../native-models/models-dir.ts";
 import { firstLine } from "../core/service-error.ts";
 import { createAppServices, type AppServices } from "../core/app-services.ts";
 import { addModelFile, handleDroppedPaths } from "./dropped-files.ts";
@@ -54,7 +54,7 @@ async function start(): Promise<void> {
         modelsDir: process.env.PRESAGE_MODELS_DIR ? resolve(process.env.PRESAGE_MODELS_DIR) : undefined,
         defaultModelsDir: join(userData, "models"),
         dbPath: process.env.PRESAGE_DB ? resolve(process.env.PRESAGE_DB) : join(userData, "presage.db"),
-        cacheDir: join(userData, "cache")
+        cacheDir: presageCacheDir(join(userData, "cache"))
     });
     services = open;
     installGracefulQuit(app, () => open.close());

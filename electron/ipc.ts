@@ -1,5 +1,5 @@
 import type { AnswerEvent, AppApi, AppErrorCode, SendMessageRequest } from "../core/app-api.ts";
-import { ServiceError, firstLine } from "../core/service-error.ts";
+import { ServiceError, asServiceError, firstLine } from "../core/service-error.ts";
 import type { ChoosePathsOptions } from "./bridge.ts";
 import { dropPathsArguments, ipcArguments, parseIpcArguments, type IpcArgument } from "./ipc-args.ts";
 import { eventChannels, invokeChannels, preloadChannels, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";
@@ -100,7 +100,8 @@ export function registerIpcHandlers(options: IpcHandlersOptions): () => void {
             try {
                 return { ok: true, value: await handler(event, ...parseIpcArguments(channel, expected, args)) };
             } catch (err) {
-                if (err instanceof ServiceError) return failure(err.code, err.message);
+                const known = asServiceError(err);
+                if (known != null) return failure(known.code, known.message);
                 console.error(`presage: ${channel} failed: ${(err as Error)?.stack ?? err}`);
                 return failure("internal", `Something went wrong inside Presage (${firstLine(err)}); try again.`);
             }

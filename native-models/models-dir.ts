@@ -54,6 +54,16 @@ export function appDataDir(): string {
     return join(process.env.XDG_CONFIG_HOME ?? join(home, ".config"), "Presage");
 }
 
+/**
+ * Where Presage caches files it derives and can make again (early-exit drafts, the benchmark's heavy
+ * twins and corpora): `PRESAGE_CACHE_DIR`, else `fallback` (the desktop app passes its data
+ * folder's), else `~/.cache/presage`. Never inside the repository.
+ */
+export function presageCacheDir(fallback?: string): string {
+    if (process.env.PRESAGE_CACHE_DIR) return resolve(process.env.PRESAGE_CACHE_DIR);
+    return fallback ?? join(homedir(), ".cache", "presage");
+}
+
 /** The models folder by default: `PRESAGE_MODELS_DIR`, else `models` in the app's data folder. */
 export function modelsDir(): string {
     return process.env.PRESAGE_MODELS_DIR ? resolve(process.env.PRESAGE_MODELS_DIR) : join(appDataDir(), "models");

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
 import { synthesizeModel } from "../native-models/gguf/synth.ts";
@@ -201,6 +201,19 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
         if (done.type !== "done") throw new Error(JSON.stringify(done));
         // A model drafting for itself is always right (greedily).
         expect(done.message.stats!.accepted).toBe(done.message.stats!.drafted);
+    });
+
+    it("refuses a corrupt model file with invalid-model and keeps the working model", async () => {
+        const broken = join(server.modelsDir, "broken.gguf");
+        writeFileSync(broken, readFileSync(storiesPath).subarray(0, 300));
+        onTestFinished(() => rmSync(broken, { force: true }));
+        for (const request of [{ target: "broken.gguf" }, { target: "stories260K.gguf", draft: "broken.gguf" }]) {
+            const refused = await api<{ error: { code: string; message: string } }>("POST", "/api/models/load", request);
+            expect(refused.status).toBe(400);
+            expect(refused.body.error.code).toBe("invalid-model");
+            expect(refused.body.error.message).toMatch(/broken\.gguf[^\n]*$/);
+        }
+        expect((await api<{ engine: EngineInfo }>("GET", "/api/state")).body.engine.modelPath).toMatch(/stories260K/);
     });
 
     it("reloads the model when a setting that fixes the load changes", async () => {

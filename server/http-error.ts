@@ -1,5 +1,5 @@
 import type { AppErrorCode } from "../core/app-api.ts";
-import { ServiceError } from "../core/service-error.ts";
+import { asServiceError } from "../core/service-error.ts";
 
 /** An error answered with a status and the one-line JSON body `{ error: { message, type, code } }`. */
 export class HttpError extends Error {
@@ -34,12 +34,16 @@ const statusByCode: Record<AppErrorCode, number> = {
     busy: 503
 };
 
-/** Any thrown value as an HttpError; unknown errors become a 500 whose details stay in the log. */
+/**
+ * Any thrown value as an HttpError: service and engine errors by their code (`statusByCode`),
+ * unknown errors a 500 whose details stay in the log.
+ */
 export function toHttpError(err: unknown): HttpError {
     if (err instanceof HttpError) return err;
-    if (err instanceof ServiceError) {
-        const status = statusByCode[err.code] ?? 500;
-        return new HttpError(status, err.code, err.message, status === 503 ? { "retry-after": "1" } : {});
+    const known = asServiceError(err);
+    if (known != null) {
+        const status = statusByCode[known.code] ?? 500;
+        return new HttpError(status, known.code, known.message, status === 503 ? { "retry-after": "1" } : {});
     }
     console.error(`presage serve: ${(err as Error)?.stack ?? String(err)}`);
     return new HttpError(500, "internal", "Something went wrong inside Presage; the details are in its log. Try again.");

@@ -1,18 +1,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import { validateGgufFile } from "../../native-models/gguf/gguf-reader.ts";
+import { presageCacheDir } from "../../native-models/models-dir.ts";
 import { buildHeavyTwin, type HeavyTwinOptions } from "./heavy-twin.ts";
 
 /** Bump when the construction changes, so cached twins built the old way are not reused. */
 const constructionVersion = 2;
-
-/** `PRESAGE_CACHE_DIR`, else `~/.cache/presage`: generated models live outside the repository. */
-export function presageCacheDir(): string {
-    return process.env.PRESAGE_CACHE_DIR ?? join(homedir(), ".cache", "presage");
-}
 
 /**
  * The path of a heavy twin of `from` with these settings, building it into the cache the first

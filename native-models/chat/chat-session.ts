@@ -1,5 +1,6 @@
 import { resolveChatWrapper, SpecialToken, type ChatHistoryItem, type ChatWrapper, type LlamaText, type Token } from "node-llama-cpp";
 import type { GenerateRequest, GenerateResult, PresageEngine } from "../engine/presage-engine.ts";
+import { EngineError } from "../engine-error.ts";
 import { countTokens, Pauser } from "./token-count.ts";
 
 export interface ChatMessage {
@@ -48,17 +49,20 @@ export class ChatSession {
 
     /** Answers the last user message of `messages`. Queued behind other requests on the engine. */
     respond(messages: readonly ChatMessage[], request: ChatRequest = {}): Promise<ChatResult> {
-        return this.engine.exclusive(async () => {
-            const maxTokens = request.maxTokens ?? 256;
-            const { tokens, stopTokens, stopStrings, dropped } = await this.buildPrompt(messages, maxTokens);
-            const result = await this.engine.generateNow(tokens, {
-                ...request,
-                maxTokens,
-                stopStrings: [...(request.stopStrings ?? []), ...stopStrings],
-                stopTokens: [...(request.stopTokens ?? []), ...stopTokens]
-            });
-            return { ...result, text: result.text.trim(), droppedMessages: dropped };
+        return this.engine.exclusive(() => this.respondNow(messages, request));
+    }
+
+    /** `respond` without queueing, for callers that already own the engine's sequence (the app's queue). */
+    async respondNow(messages: readonly ChatMessage[], request: ChatRequest = {}): Promise<ChatResult> {
+        const maxTokens = request.maxTokens ?? 256;
+        const { tokens, stopTokens, stopStrings, dropped } = await this.buildPrompt(messages, maxTokens);
+        const result = await this.engine.generateNow(tokens, {
+            ...request,
+            maxTokens,
+            stopStrings: [...(request.stopStrings ?? []), ...stopStrings],
+            stopTokens: [...(request.stopTokens ?? []), ...stopTokens]
         });
+        return { ...result, text: result.text.trim(), droppedMessages: dropped };
     }
 
     /**
@@ -73,14 +77,14 @@ export class ChatSession {
      */
     async buildPrompt(messages: readonly ChatMessage[], maxTokens: number): Promise<BuiltPrompt> {
         if (messages.length === 0 || messages[messages.length - 1]!.role !== "user")
-            throw new Error("A chat answer needs a conversation that ends with a user message.");
+            throw new EngineError("invalid-prompt", "A chat answer needs a conversation that ends with a user message.");
         const pause = new Pauser();
         const system = messages.filter((m) => m.role === "system");
         const turns = messages.filter((m) => m.role !== "system");
         const contextSize = this.engine.context.contextSize;
         const budget = contextSize - Math.min(maxTokens, Math.floor(contextSize / 2)) - 2;
         const tooLong = (tokens: number, exact: boolean) =>
-            new Error(`The message is ${exact ? "" : "more than "}${tokens} tokens long but the context holds ${contextSize}: shorten it or raise the context size.`);
+            new EngineError("context-overflow", `The message is ${exact ? "" : "more than "}${tokens} tokens long but the context holds ${contextSize}: shorten it or raise the context size.`);
 
         // Where a prompt may start: a user turn, never an assistant's answer without its question.
         const starts: number[] = [];

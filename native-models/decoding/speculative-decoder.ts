@@ -1,5 +1,6 @@
 import type { Token } from "node-llama-cpp";
 import type { Drafter, Hypothesis } from "../drafters/drafter.ts";
+import { EngineError } from "../engine-error.ts";
 import type { HypothesisReducer, Reduction } from "../reduction/hypothesis-reducer.ts";
 import { PositionSampler, type SamplingOptions } from "./sampling.ts";
 import { StatsRecorder, type AnswerStats, type StepStats } from "./stats.ts";
@@ -78,7 +79,7 @@ export class SpeculativeDecoder {
 
         if (options.maxTokens <= 0) return { tokens: [], stopReason: "max-tokens", stats: stats.finish() };
         if (prompt.length >= this.verifier.contextSize - 2)
-            throw new Error(`The prompt has ${prompt.length} tokens but the context holds ${this.verifier.contextSize}: shorten it or raise the context size.`);
+            throw new EngineError("context-overflow", `The prompt has ${prompt.length} tokens but the context holds ${this.verifier.contextSize}: shorten it or raise the context size.`);
 
         let t = performance.now();
         const first = await this.verifier.prefill(prompt, sampler, 0);

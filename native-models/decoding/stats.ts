@@ -1,3 +1,5 @@
+// Shared with the chat window (renderer/src/lib/chat-store.svelte.ts), which Vite bundles: type-only
+// imports and browser globals only, so the live stats and the stored ones are counted alike.
 import type { Token } from "node-llama-cpp";
 import type { DraftSource } from "../drafters/drafter.ts";
 
@@ -15,6 +17,21 @@ export interface StepStats {
     /** Wall time of the step, drafting included. */
     ms: number;
 }
+
+/** A step as the UI sees it: the step's stats and the text it added. */
+export interface StepEvent extends StepStats {
+    /** The text this step added (may be "" while a character or a stop string is incomplete). */
+    text: string;
+    /**
+     * The text of each token of the step, when they add up to `text` (for colouring tokens by
+     * source): with it the window colours exactly the accepted guesses apart from the target's own
+     * token; without it, the whole step by its source when `accepted > 0`.
+     */
+    pieces?: string[];
+}
+
+/** What a step adds to the totals (the window's steps arrive as JSON, their tokens plain numbers). */
+export type StepCounts = Pick<StepStats, "drafted" | "accepted" | "source"> & { tokens: ArrayLike<unknown> };
 
 export interface SourceStats {
     steps: number;
@@ -53,18 +70,25 @@ export interface AnswerStats {
     estimate: true;
 }
 
-/** Accumulates step stats into answer stats. */
+/**
+ * Accumulates step stats into answer stats: the engine's for each answer, and the window's live ones
+ * while an answer streams (with its own clock).
+ */
 export class StatsRecorder {
-    private readonly started = performance.now();
     private steps = 0;
     private tokens = 0;
     private drafted = 0;
     private accepted = 0;
     private readonly bySource = new Map<DraftSource, SourceStats>();
 
-    constructor(private readonly baselineTokensPerSecond: number | null, private readonly mode: { exact: boolean; batchInvariant: boolean | null } = { exact: false, batchInvariant: null }) {}
+    constructor(
+        private readonly baselineTokensPerSecond: number | null,
+        private readonly mode: { exact: boolean; batchInvariant: boolean | null } = { exact: false, batchInvariant: null },
+        /** When the answer started, on the clock `snapshot` is given. */
+        private readonly started = performance.now()
+    ) {}
 
-    record(step: StepStats): void {
+    record(step: StepCounts): void {
         this.steps++;
         this.tokens += step.tokens.length;
         this.drafted += step.drafted;
@@ -84,7 +108,12 @@ export class StatsRecorder {
     }
 
     finish(): AnswerStats {
-        const seconds = (performance.now() - this.started) / 1000;
+        return this.snapshot(performance.now());
+    }
+
+    /** The totals so far, `now` on the clock the recorder was started with. */
+    snapshot(now: number): AnswerStats {
+        const seconds = Math.max(0, (now - this.started) / 1000);
         const tokensPerSecond = seconds > 0 ? this.tokens / seconds : 0;
         const bySource: AnswerStats["bySource"] = {};
         for (const [source, s] of this.bySource)

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { readGgufFileInfo } from "node-llama-cpp";
+import { EngineError } from "../engine-error.ts";
 import { deriveEarlyExitDraft } from "../gguf/derive-draft.ts";
 
 export interface EarlyExitOptions {
@@ -21,7 +22,7 @@ export async function ensureEarlyExitDraft(targetPath: string, options: EarlyExi
     const gguf = await readGgufFileInfo(targetPath, { readTensorInfo: false });
     const arch = String((gguf.metadata.general as { architecture?: string }).architecture);
     const blocks = Number((gguf.metadata as unknown as Record<string, { block_count?: number }>)[arch]?.block_count ?? 0);
-    if (blocks < 2) throw new Error(`The model has ${blocks} block(s): an early-exit draft needs at least 2.`);
+    if (blocks < 2) throw new EngineError("strategy-unavailable", `The model has ${blocks} block(s): an early-exit draft needs at least 2.`);
     const layers = Math.min(blocks - 1, Math.max(1, options.layers ?? Math.ceil(blocks / 2)));
     const key = createHash("sha256").update(`${targetPath}\0${info.size}\0${info.mtimeMs}`).digest("hex").slice(0, 16);
     const dir = join(options.cacheDir, "early-exit");

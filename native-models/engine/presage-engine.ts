@@ -1,19 +1,19 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { VerificationCostModel } from "../decoding/cost-model.ts";
 import type { SamplingOptions } from "../decoding/sampling.ts";
 import { SpeculativeDecoder, type StopReason } from "../decoding/speculative-decoder.ts";
-import type { AnswerStats, StepStats } from "../decoding/stats.ts";
+import type { AnswerStats, StepEvent } from "../decoding/stats.ts";
 import { Verifier } from "../decoding/verifier.ts";
 import { DraftModelDrafter } from "../drafters/draft-model-drafter.ts";
 import type { Drafter, DraftSource } from "../drafters/drafter.ts";
 import { NgramDrafter } from "../drafters/ngram-drafter.ts";
 import { OracleDrafter } from "../drafters/oracle-drafter.ts";
 import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
+import { presageCacheDir } from "../models-dir.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
 import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
 import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
+import { EngineError } from "../engine-error.ts";
 import { tokenizerIdentity } from "../../datastore/tokenizer-identity.ts";
 import { ensureEarlyExitDraft } from "./early-exit.ts";
 import type { StrategyName } from "./strategy.ts";
@@ -34,7 +34,7 @@ export interface EngineOptions {
     gpuLayers?: number | "auto" | "max";
     /** Measure the verification cost and plain speed at load (default true; a few seconds on big models). */
     calibrate?: boolean;
-    /** Where derived files (early-exit drafts) are cached. */
+    /** Where derived files (early-exit drafts) are cached; default `presageCacheDir()`. */
     cacheDir?: string;
     /** Blocks kept by the early-exit draft; default: half the target's, rounded up. */
     earlyExitLayers?: number;
@@ -50,8 +50,13 @@ export interface GenerateRequest {
     prompt: string | readonly Token[];
     maxTokens?: number;
     sampling?: SamplingOptions;
-    /** Default ["none"]. */
+    /**
+     * Default ["none"]. `auto` is every available strategy but early exit; a named one that is not
+     * available now is an EngineError "strategy-unavailable", unless `skipUnavailable`.
+     */
     strategies?: readonly StrategyName[];
+    /** Leave out named strategies that are not available now instead of refusing (the settings' switches). */
+    skipUnavailable?: boolean;
     maxDraft?: number | "auto";
     /**
      * Exact mode: plain and speculative decoding share one numeric path (every batch has at least two
@@ -70,12 +75,7 @@ export interface GenerateRequest {
     oracle?: readonly Token[];
 }
 
-/** A step as the UI sees it: the step's stats and the text it added. */
-export interface StepEvent extends StepStats {
-    text: string;
-    /** The text of each token of the step, when they add up to `text` (for colouring tokens by source). */
-    pieces?: string[];
-}
+export type { StepEvent };
 
 export interface GenerateResult {
     text: string;
@@ -159,7 +159,7 @@ export class PresageEngine {
                 draftModel = await loadModelFile(llama, options.draftModelPath, { gpuLayers: options.gpuLayers });
                 const why = vocabularyMismatch(model, draftModel);
                 if (why != null)
-                    throw new ModelFileError(options.draftModelPath, `The draft model cannot draft for this target because their vocabularies differ: ${why}. Choose a draft from the same model family.`);
+                    throw new ModelFileError(options.draftModelPath, `The draft model cannot draft for this target because their vocabularies differ: ${why}. Choose a draft from the same model family.`, "vocabulary-mismatch");
             }
             const context = await model.createContext({ contextSize, threads, sequences: 1 });
             const verifier = new Verifier(context.getSequence());
@@ -235,7 +235,11 @@ export class PresageEngine {
         return this.model.detokenize(tokens as Token[]);
     }
 
-    /** Runs `task` when the target's sequence is free. */
+    /**
+     * Runs `task` when the target's sequence is free: the lock of callers that use the engine
+     * directly (the CLI, the bench). The app runs every request in its own bounded queue
+     * (core/generation-queue.ts) and calls the `…Now` methods, so its requests wait in one line only.
+     */
     exclusive<T>(task: () => Promise<T>): Promise<T> {
         const run = this.queue.then(task, task);
         this.queue = run.catch(() => undefined);
@@ -248,11 +252,12 @@ export class PresageEngine {
     }
 
     /**
-     * Generates after `prompt` tokens without queueing; for callers already inside `exclusive` (chat).
+     * Generates after `prompt` tokens without queueing; for callers that already own the sequence
+     * (inside `exclusive`, or the app's queue).
      * The KV cache keeps the longest common prefix with the previous request.
      */
     async generateNow(prompt: Token[], request: Omit<GenerateRequest, "prompt">): Promise<GenerateResult> {
-        const strategies = this.resolveStrategies(request.strategies ?? ["none"]);
+        const strategies = this.resolveStrategies(request.strategies ?? ["none"], request);
         const drafters: Drafter[] = [];
         try {
             for (const source of strategies) drafters.push(await this.createDrafter(source));
@@ -324,7 +329,11 @@ export class PresageEngine {
         return pieces.join("") === text ? pieces : undefined;
     }
 
-    private resolveStrategies(names: readonly StrategyName[]): DraftSource[] {
+    /**
+     * The drafters `names` asks for with what is loaded now: the one place strategies are resolved.
+     * @throws EngineError "strategy-unavailable" for a named one that is not available (unless `skipUnavailable`).
+     */
+    private resolveStrategies(names: readonly StrategyName[], options: { skipUnavailable?: boolean } = {}): DraftSource[] {
         const available = this.available();
         // Early exit is left out of auto: without tuning its exits disagree early (LITE), and on a big
         // target its derived draft is a file of half the target's size made on first use.
@@ -333,8 +342,9 @@ export class PresageEngine {
         for (const name of names) {
             if (name === "none" || name === "auto") continue;
             if (!available.includes(name)) {
-                const why = name === "draft" ? "no draft model is loaded" : "no document store is open";
-                throw new Error(`The "${name}" strategy is not available: ${why}.`);
+                if (options.skipUnavailable) continue;
+                const why = name === "draft" ? "no draft model is loaded" : name === "retrieval" || name === "history" ? "no document store is attached to the model" : "the loaded model does not support it";
+                throw new EngineError("strategy-unavailable", `The "${name}" strategy is not available: ${why}. Available: ${["none", "auto", ...available].join(", ")}.`);
             }
             out.push(name);
         }
@@ -361,7 +371,7 @@ export class PresageEngine {
             }
             default: {
                 const factory = this.drafterFactories.get(source);
-                if (factory == null) throw new Error(`The "${source}" strategy is not available.`);
+                if (factory == null) throw new EngineError("strategy-unavailable", `The "${source}" strategy is not available.`);
                 return factory();
             }
         }
@@ -370,7 +380,7 @@ export class PresageEngine {
     private async loadEarlyExit(): Promise<{ model: LlamaModel; context: LlamaContext }> {
         if (this.earlyExit == null) {
             const path = await ensureEarlyExitDraft(this.options.modelPath, {
-                cacheDir: this.options.cacheDir ?? join(homedir(), ".cache", "presage"),
+                cacheDir: this.options.cacheDir ?? presageCacheDir(),
                 layers: this.options.earlyExitLayers
             });
             const model = await loadModelFile(this.llama, path, { gpuLayers: this.options.gpuLayers });

@@ -1,4 +1,5 @@
 import { getLlama, LlamaLogLevel, type Llama, type LlamaGpuType } from "node-llama-cpp";
+import { EngineError } from "../engine-error.ts";
 
 /** Which compute backend llama.cpp should use: `auto` picks Metal, CUDA or Vulkan where present, else CPU. */
 export type BackendChoice = "auto" | "cpu" | "metal" | "cuda" | "vulkan";
@@ -28,7 +29,7 @@ export function getRuntime({ backend = "auto" }: RuntimeOptions = {}): Promise<L
         const gpu: "auto" | LlamaGpuType = backend === "auto" ? "auto" : backend === "cpu" ? false : backend;
         runtime = getLlama({ gpu, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false }).catch((err: Error) => {
             runtimes.delete(backend);
-            throw new Error(`The ${backend} backend of llama.cpp is not available here (${err.message.split("\n")[0]}); choose "auto" or "cpu".`);
+            throw new EngineError("backend-unavailable", `The ${backend} backend of llama.cpp is not available here (${err.message.split("\n")[0]}); choose "auto" or "cpu".`);
         });
         runtimes.set(backend, runtime);
     }

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { createSequenceEvaluator } from "../decoding/sequence-evaluator.ts";
+import { EngineError } from "../engine-error.ts";
 import { validateGgufFile } from "../gguf/gguf-reader.ts";
 
 export interface LoadModelOptions {
@@ -12,10 +13,10 @@ export interface LoadModelOptions {
     onLoadProgress?: (progress: number) => void;
 }
 
-/** A model file that cannot be used, with the reason in one sentence. */
-export class ModelFileError extends Error {
-    constructor(readonly path: string, message: string) {
-        super(message);
+/** A model file that cannot be used (or, as a draft, not with this target), with the reason in one sentence. */
+export class ModelFileError extends EngineError {
+    constructor(readonly path: string, message: string, code: "invalid-model-file" | "vocabulary-mismatch" = "invalid-model-file") {
+        super(code, message);
         this.name = "ModelFileError";
     }
 }

@@ -1,6 +1,7 @@
 import type { Api } from "./api.ts";
 import { nextFrame } from "./frame.ts";
-import { LiveStats } from "./live-stats.ts";
+// The engine's own accumulator (pure, bundled by Vite): live stats count exactly like the stored ones.
+import { StatsRecorder } from "../../../native-models/decoding/stats.ts";
 import type { AnswerEvent, AnswerStats, Conversation, Message, SendMessageRequest, StepEvent } from "./types.ts";
 
 /** The answer being generated: its steps arrive in bursts and reach the screen once per frame. */
@@ -20,10 +21,10 @@ export class LiveAnswer {
     private readonly pending: StepEvent[] = [];
     private cancelFrame: (() => void) | null = null;
     private readonly listeners = new Set<(steps: readonly StepEvent[]) => void>();
-    private readonly live: LiveStats;
+    private readonly live: StatsRecorder;
 
     constructor(readonly startedAt: number, baselineTokensPerSecond: number | null, private readonly now: () => number) {
-        this.live = new LiveStats(startedAt, baselineTokensPerSecond);
+        this.live = new StatsRecorder(baselineTokensPerSecond, undefined, startedAt);
         this.stats = this.live.snapshot(startedAt);
     }
 
@@ -41,7 +42,7 @@ export class LiveAnswer {
         for (const step of batch) {
             this.steps.push(step);
             this.text += step.text;
-            this.live.add(step);
+            this.live.record(step);
         }
         for (const listener of this.listeners) listener(batch);
         this.stats = this.live.snapshot(this.now());
