@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Datastore } from "../datastore/datastore.ts";
 import { RetrievalIndex } from "../datastore/index/retrieval-index.ts";
-import { Ingestor } from "../datastore/ingest/ingestor.ts";
+import { openIngestor } from "../core/datastore-wiring.ts";
 import { findStoriesModel } from "../native-models/models-dir.ts";
 import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
 import { buildGroundedCorpus, groundedHeldOutStories } from "./grounded-corpus.ts";
@@ -106,7 +106,7 @@ export async function runDatastoreBench(options: DatastoreBenchOptions): Promise
         const datastore = Datastore.open(join(dir, "store.db"));
         try {
             const startClock = performance.now();
-            const ingestor = await Ingestor.create({ datastore, modelPath, workers: options.workers });
+            const ingestor = await openIngestor({ datastore, modelPath, workers: options.workers });
             const startSeconds = (performance.now() - startClock) / 1000;
             let report;
             try {

@@ -14,7 +14,7 @@ let sourceId: number;
 beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "presage-builder-"));
     ds = Datastore.open(join(dir, "store.db"));
-    tokenizer = ds.tokenizers.ensure({ id: "big", vocabSize: 200_000, tokenWidth: 4 });
+    tokenizer = ds.tokenizers.ensure({ id: "big", vocabSize: 200_000 });
     sourceId = ds.sources.add("/docs", "folder").id;
 });
 afterEach(() => {

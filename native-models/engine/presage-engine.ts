@@ -14,7 +14,7 @@ import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
 import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
 import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
-import { tokenizerIdentity } from "../../datastore/tokenizer-identity.ts";
+import { tokenizerIdentity } from "../runtime/tokenizer-identity.ts";
 import { ensureEarlyExitDraft } from "./early-exit.ts";
 import type { StrategyName } from "./strategy.ts";
 import { TextStream } from "./text-stream.ts";
