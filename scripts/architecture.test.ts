@@ -73,6 +73,31 @@ export function crossings(root: string, from: string, to: string): Reference[] {
     return found;
 }
 
+/** Folders whose code may not run SQL of its own: only datastore/ talks to SQLite. */
+const sqlFree = ["common", "native-models", "core", "server", "electron", "cli", "bench"];
+
+/**
+ * Places a file reaches into SQLite itself: importing better-sqlite3, or calling `prepare`, `exec`,
+ * `pragma` or `transaction` on something's `db` (the store's raw connection).
+ */
+export function rawSql(path: string): Reference[] {
+    const source = ts.createSourceFile(path, readFileSync(path, "utf8"), ts.ScriptTarget.Latest, true);
+    const out: Reference[] = [];
+    const add = (node: ts.Node, specifier: string) =>
+        out.push({ file: path, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, specifier });
+    const visit = (node: ts.Node) => {
+        if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier != null && ts.isStringLiteral(node.moduleSpecifier) && node.moduleSpecifier.text === "better-sqlite3")
+            add(node, "better-sqlite3");
+        else if (ts.isPropertyAccessExpression(node) && ["prepare", "exec", "pragma", "transaction"].includes(node.name.text)) {
+            const target = node.expression;
+            if ((ts.isPropertyAccessExpression(target) && target.name.text === "db") || (ts.isIdentifier(target) && target.text === "db")) add(node, `db.${node.name.text}`);
+        }
+        ts.forEachChild(node, visit);
+    };
+    visit(source);
+    return out;
+}
+
 const describeRefs = (refs: Reference[]) => refs.map((r) => `${r.file}:${r.line} → ${r.specifier}`);
 
 describe("architecture", () => {
@@ -80,6 +105,23 @@ describe("architecture", () => {
         it(`nothing under ${from}/ imports ${to}/`, () => {
             expect(describeRefs(crossings(packageRoot, from, to))).toEqual([]);
         });
+
+    it("nothing outside datastore/ runs SQL of its own (tests may look inside)", () => {
+        const found = sqlFree.flatMap((folder) =>
+            sourceFiles(join(packageRoot, folder))
+                .filter((f) => !/\.test\.ts$/.test(f) && !f.includes(`${sep}testing${sep}`))
+                .flatMap((f) => rawSql(f).map((r) => ({ ...r, file: relative(packageRoot, f) })))
+        );
+        expect(describeRefs(found)).toEqual([]);
+        // The check itself: it sees the store's connection used directly.
+        const probe = join(mkdtempSync(join(tmpdir(), "presage-sql-")), "probe.ts");
+        try {
+            writeFileSync(probe, 'import Sqlite from "better-sqlite3";\nconst n = store.db.prepare("SELECT 1").get();\ndb.exec("VACUUM");\n');
+            expect(rawSql(probe).map((r) => r.specifier)).toEqual(["better-sqlite3", "db.prepare", "db.exec"]);
+        } finally {
+            rmSync(dirname(probe), { recursive: true, force: true });
+        }
+    });
 
     it("sees every way a file can name a module", () => {
         const root = mkdtempSync(join(tmpdir(), "presage-arch-"));
