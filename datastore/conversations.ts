@@ -164,10 +164,6 @@ export class ConversationStore {
         return rows.map((r) => ({ ...toConversation(r), messageCount: r.message_count ?? 0 }));
     }
 
-    rename(id: number, title: string): void {
-        this.db.prepare("UPDATE conversations SET title = ?, updated_at = ? WHERE id = ?").run(title, Date.now(), id);
-    }
-
     /** Deletes a conversation and its messages. */
     remove(id: number): boolean {
         const removed = this.db.prepare("DELETE FROM conversations WHERE id = ?").run(id).changes > 0;

@@ -193,7 +193,7 @@ describe("Datastore stores", () => {
         expect(ds.conversations.assistantMessages().map((m) => m.content)).toEqual(["hello there"]);
         expect(added).toEqual(["user:hi", "assistant:hello there"]);
         expect(() => ds.conversations.addMessage(999, { role: "user", content: "x" })).toThrow(/does not exist/);
-        ds.conversations.rename(c.id, "Renamed");
+        ds.conversations.update(c.id, { title: "Renamed" });
         expect(ds.conversations.get(c.id)?.title).toBe("Renamed");
         expect(ds.conversations.clearHistory()).toBe(1);
         // Clearing history stops answers feeding the history drafter; the conversations stay.

@@ -93,10 +93,21 @@ async function run(tokenizer: Tokenizer, job: WorkerJob): Promise<[JobResult, Tr
     }
 }
 
+/** The app's tokenizer module, or a one-line error that names it. */
+async function tokenizerModule(url: string): Promise<TokenizerModule> {
+    let module: Partial<TokenizerModule>;
+    try {
+        module = (await import(url)) as Partial<TokenizerModule>;
+    } catch (err) {
+        throw new Error(`the tokenizer module ${url} cannot be loaded (${(err as Error).message.split("\n")[0]})`);
+    }
+    if (typeof module.openTokenizer !== "function") throw new Error(`the tokenizer module ${url} does not export openTokenizer`);
+    return module as TokenizerModule;
+}
+
 let tokenizer: Tokenizer;
 try {
-    const { openTokenizer } = (await import(init.tokenizerModule)) as TokenizerModule;
-    tokenizer = await openTokenizer(init.modelPath);
+    tokenizer = await (await tokenizerModule(init.tokenizerModule)).openTokenizer(init.modelPath);
 } catch (err) {
     post({ kind: "init-error", message: (err as Error).message.split("\n")[0] });
     // Nothing else to do; the pool terminates us.
