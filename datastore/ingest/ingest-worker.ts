@@ -13,7 +13,7 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const post = (message: WorkerMessage, transfer: Transferable[] = []) => port.postMessage(message, transfer as never);
 
-/** Longest text handed to llama.cpp at once; texts are cut at a line end before this. */
+/** Longest text handed to the tokenizer at once; texts are cut at a line end before this. */
 const pieceChars = 256 * 1024;
 
 function tokenize(tokenizer: Tokenizer, text: string): TokenArray {
