@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Datastore } from "../datastore/datastore.ts";
 import { RetrievalIndex } from "../datastore/index/retrieval-index.ts";
-import { Ingestor } from "../datastore/ingest/ingestor.ts";
+import { openIngestor } from "../core/datastore-wiring.ts";
 import { findStoriesModel } from "../native-models/models-dir.ts";
 import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
 import { buildGroundedCorpus, groundedHeldOutStories } from "./grounded-corpus.ts";
@@ -106,7 +106,7 @@ export async function runDatastoreBench(options: DatastoreBenchOptions): Promise
         const datastore = Datastore.open(join(dir, "store.db"));
         try {
             const startClock = performance.now();
-            const ingestor = await Ingestor.create({ datastore, modelPath, workers: options.workers });
+            const ingestor = await openIngestor({ datastore, modelPath, workers: options.workers });
             const startSeconds = (performance.now() - startClock) / 1000;
             let report;
             try {
@@ -119,13 +119,7 @@ export async function runDatastoreBench(options: DatastoreBenchOptions): Promise
             log(`datastore bench: indexed ${report.tokens} tokens in ${report.seconds.toFixed(1)} s`);
 
             // Everything the index costs on disk, counted in SQLite pages (not blob lengths).
-            const pages = datastore.db
-                .prepare(
-                    `SELECT coalesce(sum(pgsize), 0) AS bytes FROM dbstat WHERE name IN
-                     ('token_streams', 'sqlite_autoindex_token_streams_1', 'index_shards', 'index_shards_by_tokenizer',
-                      'shard_documents', 'shard_documents_by_document', 'shard_chunks', 'sqlite_autoindex_shard_chunks_1')`
-                )
-                .get() as { bytes: number };
+            const indexBytes = datastore.indexDiskBytes();
 
             const loadClock = performance.now();
             const index = RetrievalIndex.open(datastore, tokenizerId, { follow: false });
@@ -163,7 +157,7 @@ export async function runDatastoreBench(options: DatastoreBenchOptions): Promise
             const result: DatastoreBenchResult = {
                 tokens: index.tokenCount,
                 buildMBps: written / 1e6 / report.seconds,
-                bytesPerToken: pages.bytes / index.tokenCount,
+                bytesPerToken: indexBytes / index.tokenCount,
                 lookupP50us: percentile(times, 0.5),
                 lookupP99us: percentile(times, 0.99),
                 textMB: written / 1e6,

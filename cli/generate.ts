@@ -3,7 +3,7 @@ import { ChatSession } from "../native-models/chat/chat-session.ts";
 import { PresageEngine, type GenerateResult } from "../native-models/engine/presage-engine.ts";
 import { parseStrategies, type StrategyName } from "../native-models/engine/strategy.ts";
 import type { BackendChoice } from "../native-models/runtime/llama-runtime.ts";
-import { attachDatastoreDrafters } from "./datastore-drafters.ts";
+import { openDatastoreDrafters } from "./datastore-drafters.ts";
 import { CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage generate — generate text with llama.cpp, plainly or with speculative decoding
@@ -92,7 +92,7 @@ export const generateCommand: Command = {
         }).catch((err: Error) => {
             throw new CliError(err.message);
         });
-        const detach = values.db == null ? undefined : await attachDatastoreDrafters(engine, values.db);
+        const detach = values.db == null ? undefined : await openDatastoreDrafters(engine, values.db);
         try {
             const streaming = !values.json;
             const request = {

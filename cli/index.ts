@@ -1,7 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { Datastore } from "../datastore/datastore.ts";
 import { DatastoreError } from "../datastore/datastore-error.ts";
-import { Ingestor, type IngestProgress } from "../datastore/ingest/ingestor.ts";
+import type { Ingestor, IngestProgress } from "../datastore/ingest/ingestor.ts";
+import { openIngestor } from "../core/datastore-wiring.ts";
 import { CliError, intOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage index — add files and folders to the personal retrieval store
@@ -74,7 +75,7 @@ export const indexCommand: Command = {
         try {
             if (maxFileMb != null) datastore.settings.set("ingest.maxFileBytes", maxFileMb * 1024 * 1024);
             try {
-                ingestor = await Ingestor.create({ datastore, modelPath, workers });
+                ingestor = await openIngestor({ datastore, modelPath, workers });
             } catch (err) {
                 throw new CliError(`${(err as Error).message.split("\n")[0]} (is it a valid GGUF model?)`);
             }

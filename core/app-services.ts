@@ -5,7 +5,7 @@ import { modelsDir as defaultModelsDir, packageRoot } from "../native-models/mod
 import { AppService } from "./app-service.ts";
 import { ChatService } from "./chat-service.ts";
 import { DatastoreConversations } from "./datastore-conversations.ts";
-import { attachDatastoreDrafters } from "../native-models/drafters/datastore-drafters.ts";
+import { attachDatastoreDrafters } from "./datastore-wiring.ts";
 import { DocumentService } from "./document-service.ts";
 import { EventBus } from "./event-bus.ts";
 import { GenerationService } from "./generation-service.ts";

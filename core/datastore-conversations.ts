@@ -1,5 +1,5 @@
 import type { Datastore } from "../datastore/datastore.ts";
-import type { Message as StoredMessage } from "../datastore/conversations.ts";
+import type { Message as StoredMessage, Conversation as StoredConversation } from "../datastore/conversations.ts";
 import type { AnswerStats, Conversation, DraftSource, Message, SamplingSettings, StepEvent } from "./app-api.ts";
 import type { ConversationFields, ConversationRepository, NewMessage } from "./conversation-repository.ts";
 
@@ -9,14 +9,6 @@ interface StoredStats {
     steps: StepEvent[] | null;
     strategies: DraftSource[] | null;
 }
-
-/** Per-conversation fields the datastore's table has no column for, kept as a settings entry. */
-interface ConversationExtras {
-    systemPrompt: string;
-    sampling: Partial<SamplingSettings>;
-}
-
-const extrasKey = (id: number) => `conversation.${id}`;
 
 /** Conversations and messages in the Presage datastore (SQLite). */
 export class DatastoreConversations implements ConversationRepository {
@@ -33,32 +25,21 @@ export class DatastoreConversations implements ConversationRepository {
     }
 
     create(fields: ConversationFields): Conversation {
-        const c = this.store.conversations.create({ title: fields.title });
-        this.store.settings.setJson(extrasKey(c.id), { systemPrompt: fields.systemPrompt, sampling: fields.sampling } satisfies ConversationExtras);
-        return this.toConversation(c);
+        return this.toConversation(this.store.conversations.create({ title: fields.title, systemPrompt: fields.systemPrompt, sampling: fields.sampling }));
     }
 
     update(id: string, patch: Partial<ConversationFields>): Conversation | undefined {
         const n = toId(id);
-        const existing = n == null ? undefined : this.store.conversations.get(n);
-        if (n == null || existing == null) return undefined;
-        if (patch.title != null) this.store.conversations.rename(n, patch.title);
-        if (patch.systemPrompt != null || patch.sampling != null) {
-            const extras = this.extras(n);
-            this.store.settings.setJson(extrasKey(n), {
-                systemPrompt: patch.systemPrompt ?? extras.systemPrompt,
-                sampling: patch.sampling ?? extras.sampling
-            } satisfies ConversationExtras);
-            if (patch.title == null) this.store.conversations.rename(n, existing.title); // bumps updatedAt
-        }
-        return this.get(id);
+        if (n == null) return undefined;
+        // Nothing to change: not an update, so the conversation keeps its place in the list.
+        if (patch.title == null && patch.systemPrompt == null && patch.sampling == null) return this.get(id);
+        const c = this.store.conversations.update(n, { title: patch.title, systemPrompt: patch.systemPrompt, sampling: patch.sampling });
+        return c && this.toConversation(c);
     }
 
     remove(id: string): boolean {
         const n = toId(id);
-        if (n == null) return false;
-        this.store.settings.delete(extrasKey(n));
-        return this.store.conversations.remove(n);
+        return n != null && this.store.conversations.remove(n);
     }
 
     messages(conversationId: string): Message[] {
@@ -109,14 +90,10 @@ export class DatastoreConversations implements ConversationRepository {
         this.store.conversations.clearHistory();
     }
 
-    private extras(id: number): ConversationExtras {
-        const v = this.store.settings.getJson(extrasKey(id)) as Partial<ConversationExtras> | undefined;
-        return { systemPrompt: typeof v?.systemPrompt === "string" ? v.systemPrompt : "", sampling: v?.sampling != null && typeof v.sampling === "object" ? v.sampling : {} };
-    }
-
-    private toConversation(c: { id: number; title: string; createdAt: number; updatedAt: number }): Conversation {
-        const extras = this.extras(c.id);
-        return { id: String(c.id), title: c.title, systemPrompt: extras.systemPrompt, sampling: extras.sampling, createdAt: c.createdAt, updatedAt: c.updatedAt };
+    private toConversation(c: StoredConversation): Conversation {
+        // The store keeps the sampling object as it was given; the service validated it on the way in.
+        const sampling = c.sampling as Partial<SamplingSettings>;
+        return { id: String(c.id), title: c.title, systemPrompt: c.systemPrompt, sampling, createdAt: c.createdAt, updatedAt: c.updatedAt };
     }
 }
 

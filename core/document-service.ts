@@ -2,7 +2,8 @@ import { statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.ts";
-import { Ingestor, removedByUserReason, type IngestProgress } from "../datastore/ingest/ingestor.ts";
+import { removedByUserReason, type Ingestor, type IngestProgress } from "../datastore/ingest/ingestor.ts";
+import { openIngestor } from "./datastore-wiring.ts";
 import type { Source } from "../datastore/sources.ts";
 import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
 import type { DocumentSource, DocumentsResponse, IndexProgress } from "./app-api.ts";
@@ -51,7 +52,7 @@ export class DocumentService {
             this.ingestor = null;
             this.modelPath = modelPath;
             if (modelPath == null || this.closed) return;
-            this.ingestor = await Ingestor.create({ datastore: this.options.datastore, modelPath, workers: this.options.workers });
+            this.ingestor = await openIngestor({ datastore: this.options.datastore, modelPath, workers: this.options.workers });
             this.ingestor.on("progress", (p) => this.onProgress(p));
         });
         this.chain = run;

@@ -99,3 +99,55 @@ describe("migration 2", () => {
         }
     });
 });
+
+describe("system prompt and sampling", () => {
+    it("are kept in the conversation's row, as given, and changed field by field", async () => {
+        const c = ds.conversations.create({ title: "Poems", systemPrompt: "Answer in verse.", sampling: { temperature: 0.3, seed: null } });
+        expect(ds.conversations.get(c.id)).toMatchObject({ title: "Poems", systemPrompt: "Answer in verse.", sampling: { temperature: 0.3, seed: null } });
+        expect(ds.conversations.create()).toMatchObject({ title: "", systemPrompt: "", sampling: {} });
+        await new Promise((r) => setTimeout(r, 5));
+        const changed = ds.conversations.update(c.id, { sampling: { topK: 5 } });
+        expect(changed).toMatchObject({ title: "Poems", systemPrompt: "Answer in verse.", sampling: { topK: 5 } });
+        expect(changed!.updatedAt).toBeGreaterThan(c.updatedAt);
+        expect(ds.conversations.update(c.id, { systemPrompt: "" })).toMatchObject({ title: "Poems", systemPrompt: "", sampling: { topK: 5 } });
+        expect(ds.conversations.update(12345, { title: "x" })).toBeUndefined();
+        expect(ds.settings.getJson(`conversation.${c.id}`)).toBeUndefined();
+    });
+});
+
+describe("migration 3", () => {
+    it("moves each conversation's `conversation.N` settings entry into its columns, losing nothing", () => {
+        const path = join(dir, "v2.db");
+        const raw = new BetterSqlite3(path);
+        new Migrations(migrations.filter((m) => m.version <= 2)).apply(raw);
+        expect(Migrations.versionOf(raw)).toBe(2);
+        raw.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'Verse', 1, 7), (2, 'Plain', 1, 8), (3, 'Odd', 1, 9), (4, 'Broken', 1, 10)").run();
+        const put = raw.prepare("INSERT INTO settings (key, value) VALUES (?, ?)");
+        put.run("conversation.1", JSON.stringify({ systemPrompt: "Answer in verse.", sampling: { temperature: 0.25, topK: 7, seed: null } }));
+        // Written by the old build for a conversation created without either.
+        put.run("conversation.2", JSON.stringify({ systemPrompt: "", sampling: {} }));
+        // Wrong types read as unset, as the old build read them.
+        put.run("conversation.3", JSON.stringify({ systemPrompt: 42, sampling: [1, 2] }));
+        put.run("conversation.4", "{not json");
+        // Its conversation is gone: left alone.
+        put.run("conversation.99", JSON.stringify({ systemPrompt: "orphan", sampling: {} }));
+        put.run("history.enabled", "false");
+        put.run("conversation.draft", JSON.stringify("not a conversation"));
+        raw.close();
+
+        const upgraded = Datastore.open(path);
+        try {
+            const byId = new Map(upgraded.conversations.list().map((c) => [c.id, c]));
+            expect(byId.get(1)).toMatchObject({ title: "Verse", systemPrompt: "Answer in verse.", sampling: { temperature: 0.25, topK: 7, seed: null }, updatedAt: 7 });
+            expect(byId.get(2)).toMatchObject({ systemPrompt: "", sampling: {}, updatedAt: 8 });
+            expect(byId.get(3)).toMatchObject({ systemPrompt: "", sampling: {} });
+            expect(byId.get(4)).toMatchObject({ systemPrompt: "", sampling: {} });
+            for (const id of [1, 2, 3, 4]) expect(upgraded.settings.getJson(`conversation.${id}`)).toBeUndefined();
+            expect(upgraded.settings.getJson("conversation.99")).toEqual({ systemPrompt: "orphan", sampling: {} });
+            expect(upgraded.settings.getJson("conversation.draft")).toBe("not a conversation");
+            expect(upgraded.settings.get("history.enabled")).toBe(false);
+        } finally {
+            upgraded.close();
+        }
+    });
+});

@@ -7,8 +7,22 @@ export type MessageRole = "system" | "user" | "assistant";
 export interface Conversation {
     id: number;
     title: string;
+    /** The system prompt its answers start from ('' for none). */
+    systemPrompt: string;
+    /**
+     * Sampling settings this conversation overrides (the app's `SamplingSettings` fields), kept as
+     * given: a field left out follows the app's settings, a field set to null is kept as null.
+     */
+    sampling: Record<string, unknown>;
     createdAt: number;
     updatedAt: number;
+}
+
+/** What a conversation is created with, or changed to. */
+export interface ConversationFields {
+    title: string;
+    systemPrompt: string;
+    sampling: Record<string, unknown>;
 }
 
 export interface ConversationSummary extends Conversation {
@@ -74,12 +88,31 @@ export function titleFrom(text: string): string {
 interface ConversationRow {
     id: number;
     title: string;
+    system_prompt: string;
+    sampling: string;
     created_at: number;
     updated_at: number;
     message_count?: number;
 }
 
-const toConversation = (r: ConversationRow): Conversation => ({ id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at });
+/** The stored sampling object; anything else (a hand-edited file) reads as no overrides. */
+function parseSampling(text: string): Record<string, unknown> {
+    try {
+        const v: unknown = JSON.parse(text);
+        return v != null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    } catch {
+        return {};
+    }
+}
+
+const toConversation = (r: ConversationRow): Conversation => ({
+    id: r.id,
+    title: r.title,
+    systemPrompt: r.system_prompt,
+    sampling: parseSampling(r.sampling),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at
+});
 
 /**
  * Chat history: conversations and their messages. Assistant answers stored here also feed the
@@ -91,12 +124,28 @@ export class ConversationStore {
         private readonly events: EventEmitter<DatastoreEvents>
     ) {}
 
-    create(options: { title?: string } = {}): Conversation {
+    create(fields: Partial<ConversationFields> = {}): Conversation {
         const now = Date.now();
         const row = this.db
-            .prepare("INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?) RETURNING *")
-            .get(options.title ?? "", now, now) as ConversationRow;
+            .prepare("INSERT INTO conversations (title, system_prompt, sampling, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING *")
+            .get(fields.title ?? "", fields.systemPrompt ?? "", JSON.stringify(fields.sampling ?? {}), now, now) as ConversationRow;
         return toConversation(row);
+    }
+
+    /**
+     * Changes the fields given (the others stay) and marks the conversation updated. Undefined when
+     * there is no such conversation.
+     */
+    update(id: number, patch: Partial<ConversationFields>): Conversation | undefined {
+        const row = this.db
+            .prepare(
+                `UPDATE conversations SET title = COALESCE(?, title), system_prompt = COALESCE(?, system_prompt),
+                 sampling = COALESCE(?, sampling), updated_at = ? WHERE id = ? RETURNING *`
+            )
+            .get(patch.title ?? null, patch.systemPrompt ?? null, patch.sampling == null ? null : JSON.stringify(patch.sampling), Date.now(), id) as
+            | ConversationRow
+            | undefined;
+        return row && toConversation(row);
     }
 
     get(id: number): Conversation | undefined {
@@ -113,10 +162,6 @@ export class ConversationStore {
             )
             .all() as ConversationRow[];
         return rows.map((r) => ({ ...toConversation(r), messageCount: r.message_count ?? 0 }));
-    }
-
-    rename(id: number, title: string): void {
-        this.db.prepare("UPDATE conversations SET title = ?, updated_at = ? WHERE id = ?").run(title, Date.now(), id);
     }
 
     /** Deletes a conversation and its messages. */

@@ -134,7 +134,7 @@ describe("Datastore stores", () => {
     });
 
     it("removing a source removes its documents, text, token streams and the shards built on them", () => {
-        const tok = ds.tokenizers.ensure({ id: "t1", vocabSize: 100, tokenWidth: 2 });
+        const tok = ds.tokenizers.ensure({ id: "t1", vocabSize: 100 });
         const a = ds.sources.add("/a", "folder");
         const b = ds.sources.add("/b", "folder");
         const docA = ds.documents.saveReady(
@@ -163,7 +163,7 @@ describe("Datastore stores", () => {
     });
 
     it("refuses to save a shard whose streams changed while it was being built", () => {
-        const tok = ds.tokenizers.ensure({ id: "t1", vocabSize: 100, tokenWidth: 2 });
+        const tok = ds.tokenizers.ensure({ id: "t1", vocabSize: 100 });
         const s = ds.sources.add("/a", "folder");
         const doc = ds.documents.saveReady(
             { sourceId: s.id, path: "/a/x.txt", size: 3, mtimeMs: 1, contentHash: "h", text: "abc" },
@@ -192,7 +192,7 @@ describe("Datastore stores", () => {
         expect(ds.conversations.assistantMessages().map((m) => m.content)).toEqual(["hello there"]);
         expect(added).toEqual(["user:hi", "assistant:hello there"]);
         expect(() => ds.conversations.addMessage(999, { role: "user", content: "x" })).toThrow(/does not exist/);
-        ds.conversations.rename(c.id, "Renamed");
+        ds.conversations.update(c.id, { title: "Renamed" });
         expect(ds.conversations.get(c.id)?.title).toBe("Renamed");
         expect(ds.conversations.clearHistory()).toBe(1);
         // Clearing history stops answers feeding the history drafter; the conversations stay.

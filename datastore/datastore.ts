@@ -128,6 +128,21 @@ export class Datastore {
         return !this.closed;
     }
 
+    /**
+     * Bytes the retrieval index takes on disk (token streams and shards with their indexes), counted
+     * in SQLite pages rather than blob lengths.
+     */
+    indexDiskBytes(): number {
+        const row = this.db
+            .prepare(
+                `SELECT coalesce(sum(pgsize), 0) AS bytes FROM dbstat WHERE name IN
+                 ('token_streams', 'sqlite_autoindex_token_streams_1', 'index_shards', 'index_shards_by_tokenizer',
+                  'shard_documents', 'shard_documents_by_document', 'shard_chunks', 'sqlite_autoindex_shard_chunks_1')`
+            )
+            .get() as { bytes: number };
+        return row.bytes;
+    }
+
     /** `PRAGMA integrity_check`: "ok" or the problems SQLite found. */
     integrityCheck(): string {
         const rows = this.db.pragma("integrity_check") as { integrity_check: string }[];

@@ -161,6 +161,34 @@ export const migrations: readonly Migration[] = [
             const rename = db.prepare("UPDATE conversations SET title = ? WHERE id = ?");
             for (const c of untitled) rename.run(c.first == null ? "" : titleFrom(c.first), c.id);
         }
+    },
+    {
+        version: 3,
+        description: "conversations' system prompt and sampling in columns (were `conversation.N` settings)",
+        up(db) {
+            db.exec(`ALTER TABLE conversations ADD COLUMN system_prompt TEXT NOT NULL DEFAULT '';
+                     ALTER TABLE conversations ADD COLUMN sampling TEXT NOT NULL DEFAULT '{}'`);
+            // Earlier builds kept { systemPrompt, sampling } per conversation in a settings entry.
+            // Read them as those builds did (a wrong-typed part counts as unset); a key whose
+            // conversation is gone stays where it is, untouched.
+            const entries = db.prepare("SELECT key, value FROM settings WHERE key GLOB 'conversation.[1-9]*'").all() as { key: string; value: string }[];
+            const move = db.prepare("UPDATE conversations SET system_prompt = ?, sampling = ? WHERE id = ?");
+            const drop = db.prepare("DELETE FROM settings WHERE key = ?");
+            for (const { key, value } of entries) {
+                const id = key.slice("conversation.".length);
+                if (!/^[1-9]\d{0,15}$/.test(id)) continue;
+                let parsed: unknown;
+                try {
+                    parsed = JSON.parse(value);
+                } catch {
+                    parsed = undefined;
+                }
+                const extras = (parsed ?? {}) as { systemPrompt?: unknown; sampling?: unknown };
+                const systemPrompt = typeof extras.systemPrompt === "string" ? extras.systemPrompt : "";
+                const sampling = extras.sampling != null && typeof extras.sampling === "object" && !Array.isArray(extras.sampling) ? extras.sampling : {};
+                if (move.run(systemPrompt, JSON.stringify(sampling), Number(id)).changes > 0) drop.run(key);
+            }
+        }
     }
 ];
 

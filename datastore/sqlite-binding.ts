@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot, unpackedPath } from "../native-models/models-dir.ts";
+import { packageRoot, unpackedPath } from "../common/package-paths.ts";
 import { DatastoreError } from "./datastore-error.ts";
 
 /** The parts of `process.versions` that say which runtime (and so which ABI) is loading the addon. */

@@ -1,8 +1,28 @@
 import type { Database } from "better-sqlite3";
+import { tokenWidthFor } from "./index/suffix-array.ts";
+
+/**
+ * What the store needs to know of a tokenizer. The store names no model runtime: the app hands it
+ * one (native-models' `tokenizerIdentity(model)` returns a value of this shape).
+ */
+export interface TokenizerIdentity {
+    /** Equal exactly when two tokenizers turn text into the same tokens (a hash of the vocabulary). */
+    id: string;
+    vocabSize: number;
+    /** A human-readable hint (the model file). */
+    label?: string;
+}
+
+/** A tokenizer the store can index text with (history answers, documents in ingestion workers). */
+export interface Tokenizer {
+    identity: TokenizerIdentity;
+    /** Text to token ids, without BOS. */
+    tokenize(text: string): ArrayLike<number>;
+}
 
 /** A tokenizer known to the store: streams and shards are kept per tokenizer. */
 export interface TokenizerRecord {
-    /** Hash of the vocabulary (see native-models' tokenizer identity). */
+    /** Hash of the vocabulary (`TokenizerIdentity.id`). */
     id: string;
     vocabSize: number;
     /** Bytes per stored token: 2 for vocabularies up to 65,535 tokens, else 4. */
@@ -26,11 +46,11 @@ const toRecord = (r: TokenizerRow): TokenizerRecord => ({ id: r.id, vocabSize: r
 export class TokenizerStore {
     constructor(private readonly db: Database) {}
 
-    /** Registers a tokenizer (or returns the one already there). */
-    ensure(t: { id: string; vocabSize: number; tokenWidth: 2 | 4; label?: string }): TokenizerRecord {
+    /** Registers a tokenizer (or returns the one already there); its token width follows from the vocabulary's size. */
+    ensure(t: TokenizerIdentity): TokenizerRecord {
         this.db
             .prepare("INSERT INTO tokenizers (id, vocab_size, token_width, label, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
-            .run(t.id, t.vocabSize, t.tokenWidth, t.label ?? null, Date.now());
+            .run(t.id, t.vocabSize, tokenWidthFor(t.vocabSize), t.label ?? null, Date.now());
         return this.get(t.id)!;
     }
 

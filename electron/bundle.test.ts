@@ -97,7 +97,12 @@ describe("the Electron bundles", () => {
         expect(new Set(packages)).toEqual(new Set(mainExternals));
         for (const name of packages) if (name !== "electron") expect(Object.keys(manifest.dependencies)).toContain(name);
         // No TypeScript at run time: the ingestion worker is the bundled .js beside the code that starts it.
-        expect(Object.keys(built.metafile.outputs).map((f) => f.split("/").at(-1))).toContain("ingest-worker.js");
+        const outputs = Object.keys(built.metafile.outputs).map((f) => f.split("/").at(-1));
+        expect(outputs).toContain("ingest-worker.js");
+        // ...and so is the tokenizer module the app hands the workers (core/datastore-wiring.ts names it by path).
+        expect(outputs).toContain("vocab-tokenizer.js");
+        const js = outputs.filter((f) => f!.endsWith(".js")).map((f) => readFileSync(join(built.out, f!), "utf8"));
+        expect(js.some((code) => code.includes('"./vocab-tokenizer.js"'))).toBe(true);
     });
 
     it("load their whole module graph with devDependencies hidden", () => {
@@ -139,7 +144,11 @@ describe("the Electron bundles", () => {
         const docx = join(dir, "story.md");
         writeFileSync(docx, "# Once upon a time\n\nThere was a little cat who liked to play.");
         const worker = new Worker(join(built.out, "worker-bootstrap.mjs"), {
-            workerData: { entry: pathToFileURL(join(built.out, "ingest-worker.js")).href, modelPath: builtinModelPath }
+            workerData: {
+                entry: pathToFileURL(join(built.out, "ingest-worker.js")).href,
+                tokenizerModule: pathToFileURL(join(built.out, "vocab-tokenizer.js")).href,
+                modelPath: builtinModelPath
+            }
         });
         try {
             const messages: { kind: string; result?: { type: string; outcome?: { status: string; text?: string; tokens?: ArrayLike<number> } } }[] = [];

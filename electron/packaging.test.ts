@@ -108,7 +108,7 @@ describe("packaging (build/electron-builder.mjs)", () => {
         expect(others.filter(shipped)).toEqual([]);
         expect(files.filter((p) => p.startsWith("node_modules/better-sqlite3/build/") && shipped(p))).toEqual([]);
         expect(shipped("node_modules/better-sqlite3/lib/database.js")).toBe(true);
-        for (const p of [sqlite, "electron/dist/main.js", "electron/dist/preload.cjs", "electron/dist/ingest-worker.js", "electron/dist/worker-bootstrap.mjs", "renderer/dist/index.html", "models/stories260K.gguf", "package.json"])
+        for (const p of [sqlite, "electron/dist/main.js", "electron/dist/preload.cjs", "electron/dist/ingest-worker.js", "electron/dist/vocab-tokenizer.js", "electron/dist/worker-bootstrap.mjs", "renderer/dist/index.html", "models/stories260K.gguf", "package.json"])
             expect(shipped(p), p).toBe(true);
         // Nothing from the sources, the tests or devDependencies.
         for (const p of ["electron/main.ts", "core/app-services.ts", "native-models/models-dir.ts", "bin/presage.js", "node_modules/tsx/package.json", "node_modules/electron/index.js"])

@@ -5,8 +5,9 @@
 //   better-sqlite3 stay external: node-llama-cpp finds its prebuilt binaries relative to its own files
 //   (its Electron guide says never to bundle it), and better-sqlite3 loads a native addon; both are
 //   `dependencies`, packaged in node_modules. Everything else our code imports is bundled in.
-// - electron/dist/ingest-worker.js and worker-bootstrap.mjs: the document ingestion worker, which
-//   datastore/ingest/worker-pool.ts starts from the file beside the bundle that imports it.
+// - electron/dist/ingest-worker.js, vocab-tokenizer.js and worker-bootstrap.mjs: the document ingestion
+//   worker and the tokenizer module it is handed, loaded from the files beside the bundle that names
+//   them (datastore/ingest/worker-pool.ts, core/datastore-wiring.ts).
 // - electron/dist/preload.cjs: the preload as one CommonJS file (a sandboxed preload can require
 //   nothing but "electron").
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -39,7 +40,12 @@ export async function buildElectron() {
         logLevel: "warning"
     });
     const main = await build({
-        entryPoints: { main: join(root, "electron", "main.ts"), "ingest-worker": join(root, "datastore", "ingest", "ingest-worker.ts") },
+        entryPoints: {
+            main: join(root, "electron", "main.ts"),
+            "ingest-worker": join(root, "datastore", "ingest", "ingest-worker.ts"),
+            // The tokenizer the ingestion workers import (core/datastore-wiring.ts names it).
+            "vocab-tokenizer": join(root, "native-models", "runtime", "vocab-tokenizer.ts")
+        },
         outdir: out,
         bundle: true,
         splitting: true,

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Presage beside llama.cpp's own tools, built from the source node-llama-cpp bundles (not part of
 # `npm run bench`: CI does not build llama.cpp). Usage:
-#   bash bench/llamacpp/compare.sh LLAMA_BUILD_BIN_DIR [TOKENS]
+#   bash bench/llamacpp/compare.sh LLAMA_BUILD_BIN_DIR [TOKENS] [TARGET.gguf ...]
+# Targets default to the cached 1.5B and 150M heavy twins (`npm run bench` makes them).
 # Prints, per model: llama.cpp's cost of a batch of n rows (llama-bench, pp n) and of a one-token decode
 # (tg), llama.cpp's speculative loop (llama-speculative-simple) and plain loop (llama-completion),
 # and Presage's plain and draft decoding of the same prompt, as JSON lines.
 set -euo pipefail
 bin=${1:?the folder holding llama-bench, llama-completion and llama-speculative-simple}
 tokens=${2:-64}
+shift $(( $# > 1 ? 2 : 1 ))
 cd "$(dirname "$0")/../.."
 twins=${PRESAGE_CACHE_DIR:-$HOME/.cache/presage}/heavy-twins
 draft=models/stories260K.gguf
 prompt="Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends."
 threads=$(node -e 'import("node-llama-cpp").then(async m => console.log((await m.getLlama({ gpu: false })).cpuMathCores))')
-for target in "$twins"/*1500M*q8_0*.gguf "$twins"/*150M*q8_0*.gguf; do
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("$twins"/*1500M*q8_0*.gguf "$twins"/*150M*q8_0*.gguf)
+for target in "${targets[@]}"; do
     name=$(basename "$target")
     echo "# $name, $threads threads"
     "$bin/llama-bench" -m "$target" -t "$threads" -p 1,2,3,4,6,8 -n 32 -r 3 -o jsonl 2>/dev/null \

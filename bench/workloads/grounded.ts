@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Datastore } from "../../datastore/datastore.ts";
-import { Ingestor } from "../../datastore/ingest/ingestor.ts";
-import { attachDatastoreDrafters } from "../../native-models/drafters/datastore-drafters.ts";
+import { attachDatastoreDrafters, openIngestor } from "../../core/datastore-wiring.ts";
 import { PresageEngine } from "../../native-models/engine/presage-engine.ts";
 import { findStoriesModel } from "../../native-models/models-dir.ts";
 import { runDatastoreBench } from "../datastore-bench.ts";
@@ -35,7 +34,7 @@ export const groundedWorkload: Workload = {
             // Many files of a few hundred stories, as a folder of notes would be.
             for (let i = 0; i < stories.length; i += 200) writeFileSync(join(docs, `stories-${i / 200}.txt`), stories.slice(i, i + 200).join("\n\n"));
             const datastore = Datastore.open(dbPath);
-            const ingestor = await Ingestor.create({ datastore, modelPath });
+            const ingestor = await openIngestor({ datastore, modelPath });
             try {
                 await ingestor.addSource(docs);
                 await ingestor.scan();

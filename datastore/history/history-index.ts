@@ -1,26 +1,15 @@
-import type { LlamaModel } from "node-llama-cpp";
 import type { Datastore } from "../datastore.ts";
 import { IndexShard } from "../index/index-shard.ts";
 import { separatorFor, type TokenArray } from "../index/suffix-array.ts";
 import { SuffixLookup, type LookupOptions, type LookupResult } from "../index/suffix-lookup.ts";
 import { toTokenArray } from "../token-codec.ts";
-import { tokenizerIdentity, type TokenizerIdentity } from "../tokenizer-identity.ts";
+import type { Tokenizer } from "../tokenizers.ts";
 import { MessageTokenStore } from "./message-token-store.ts";
-
-/** What the history index needs of a tokenizer. */
-export interface HistoryTokenizer {
-    identity: TokenizerIdentity;
-    tokenize(text: string): ArrayLike<number>;
-}
-
-/** The tokenizer of a loaded model (full or vocabulary-only). */
-export function modelTokenizer(model: LlamaModel): HistoryTokenizer {
-    return { identity: tokenizerIdentity(model), tokenize: (text) => model.tokenize(text, false) };
-}
 
 export interface HistoryIndexOptions {
     datastore: Datastore;
-    tokenizer: HistoryTokenizer;
+    /** The model's tokenizer, handed in by the app. */
+    tokenizer: Tokenizer;
 }
 
 interface Level {
@@ -44,6 +33,8 @@ export class HistoryIndex {
     private nextShardId = 1;
     private enabledNow: boolean;
     private readonly tokens: MessageTokenStore;
+    private readonly tokenizerId: string;
+    private readonly tokenWidth: 2 | 4;
     private readonly onMessage = (m: { id: number; role: string; content: string }) => {
         if (m.role === "assistant" && this.enabledNow) this.add(m.id, m.content);
     };
@@ -58,10 +49,12 @@ export class HistoryIndex {
 
     private constructor(
         private readonly datastore: Datastore,
-        private readonly tokenizer: HistoryTokenizer
+        private readonly tokenizer: Tokenizer
     ) {
         this.tokens = new MessageTokenStore(datastore.db);
-        datastore.tokenizers.ensure(tokenizer.identity);
+        const record = datastore.tokenizers.ensure(tokenizer.identity);
+        this.tokenizerId = record.id;
+        this.tokenWidth = record.tokenWidth;
         this.enabledNow = datastore.settings.get("history.enabled");
         datastore.events.on("message-added", this.onMessage);
         datastore.events.on("messages-removed", this.onRemoved);
@@ -98,7 +91,7 @@ export class HistoryIndex {
     rebuild(): void {
         this.levels = [];
         if (this.enabledNow && this.datastore.isOpen) {
-            const { id: tokenizerId, tokenWidth } = this.tokenizer.identity;
+            const { tokenizerId, tokenWidth } = this;
             const cached = this.tokens.load(tokenizerId, tokenWidth);
             const docs: TokenArray[] = [];
             for (const m of this.datastore.conversations.assistantMessages()) {
@@ -116,7 +109,7 @@ export class HistoryIndex {
 
     /** Adds one answer (the event handler calls this; exposed for callers that bypass the store). */
     add(messageId: number, content: string): void {
-        const { id: tokenizerId, tokenWidth } = this.tokenizer.identity;
+        const { tokenizerId, tokenWidth } = this;
         const t = toTokenArray(this.tokenizer.tokenize(content), tokenWidth);
         if (this.datastore.isOpen) this.tokens.save(messageId, tokenizerId, t);
         if (t.length === 0) return;
@@ -141,7 +134,7 @@ export class HistoryIndex {
     }
 
     private level(docs: TokenArray[]): Level {
-        const width = this.tokenizer.identity.tokenWidth;
+        const width = this.tokenWidth;
         let total = 0;
         for (const d of docs) total += d.length + 1;
         const stream = width === 2 ? new Uint16Array(total) : new Uint32Array(total);

@@ -14,7 +14,7 @@ let sourceId: number;
 beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "presage-builder-"));
     ds = Datastore.open(join(dir, "store.db"));
-    tokenizer = ds.tokenizers.ensure({ id: "big", vocabSize: 200_000, tokenWidth: 4 });
+    tokenizer = ds.tokenizers.ensure({ id: "big", vocabSize: 200_000 });
     sourceId = ds.sources.add("/docs", "folder").id;
 });
 afterEach(() => {
@@ -33,6 +33,14 @@ function addDoc(name: string, tokens: number[]): number {
 const docTokens = (i: number, length = 50) => [100_000 + i, 150_000, ...Array.from({ length }, (_, k) => 70_000 + ((i * 31 + k) % 1000)), 199_999];
 
 describe("IndexBuilder", () => {
+    it("the index's size on disk counts its token streams and suffix arrays", async () => {
+        const emptyBytes = ds.indexDiskBytes();
+        addDoc("big.txt", docTokens(1, 5000));
+        await new IndexBuilder(ds, tokenizer).build();
+        // The stream alone holds 4 bytes a token (ids above 65,535).
+        expect(ds.indexDiskBytes() - emptyBytes).toBeGreaterThanOrEqual(4 * 5000);
+    });
+
     it("covers every stream, keeps shards under the size limit, and merges the smallest past maxShards", async () => {
         ds.settings.set("index.shardTokens", 200);
         ds.settings.set("index.maxShards", 3);
@@ -47,6 +55,7 @@ describe("IndexBuilder", () => {
         }
         const total = ds.shards.list(tokenizer.id).reduce((n, s) => n + s.tokenCount, 0);
         expect(total).toBe(ds.documents.tokenCount(tokenizer.id));
+        // 4-byte tokens and 4-byte suffix array entries: at least 8 bytes a token more than the empty tables.
         expect(ds.integrityCheck()).toBe("ok");
     });
 

@@ -1,24 +1,23 @@
 // An ingestion worker thread: reads and extracts files, tokenizes with the target's vocabulary
-// (a vocabulary-only load) and sorts shard suffix arrays, so none of that blocks the main thread.
+// (through the tokenizer module the app named, see `TokenizerModule`) and sorts shard suffix arrays,
+// so none of that blocks the main thread.
 import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import type { LlamaModel } from "node-llama-cpp";
-import { getRuntime } from "../../native-models/runtime/llama-runtime.ts";
-import { buildSuffixArray, type TokenArray } from "../index/suffix-array.ts";
-import { tokenizerIdentity, type TokenizerIdentity } from "../tokenizer-identity.ts";
+import { buildSuffixArray, tokenWidthFor, type TokenArray } from "../index/suffix-array.ts";
+import type { Tokenizer } from "../tokenizers.ts";
 import { extractText } from "./text-extraction.ts";
-import type { FileOutcome, JobResult, WorkerInit, WorkerJob, WorkerMessage, WorkerRequest } from "./worker-protocol.ts";
+import type { FileOutcome, JobResult, TokenizerModule, WorkerInit, WorkerJob, WorkerMessage, WorkerRequest } from "./worker-protocol.ts";
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
 const post = (message: WorkerMessage, transfer: Transferable[] = []) => port.postMessage(message, transfer as never);
 
-/** Longest text handed to llama.cpp at once; texts are cut at a line end before this. */
+/** Longest text handed to the tokenizer at once; texts are cut at a line end before this. */
 const pieceChars = 256 * 1024;
 
-function tokenize(model: LlamaModel, identity: TokenizerIdentity, text: string): TokenArray {
-    const parts: number[][] = [];
+function tokenize(tokenizer: Tokenizer, text: string): TokenArray {
+    const parts: ArrayLike<number>[] = [];
     let total = 0;
     for (let start = 0; start < text.length; ) {
         let end = Math.min(text.length, start + pieceChars);
@@ -26,12 +25,12 @@ function tokenize(model: LlamaModel, identity: TokenizerIdentity, text: string):
             const cut = text.lastIndexOf("\n", end);
             if (cut > start) end = cut + 1;
         }
-        const tokens = model.tokenize(text.slice(start, end), false);
+        const tokens = tokenizer.tokenize(text.slice(start, end));
         parts.push(tokens);
         total += tokens.length;
         start = end;
     }
-    const out = identity.tokenWidth === 2 ? new Uint16Array(total) : new Uint32Array(total);
+    const out = tokenWidthFor(tokenizer.identity.vocabSize) === 2 ? new Uint16Array(total) : new Uint32Array(total);
     let at = 0;
     for (const p of parts) {
         out.set(p, at);
@@ -67,24 +66,24 @@ function readSmallFile(path: string, maxBytes: number): { bytes: Buffer } | { re
     }
 }
 
-async function processFile(model: LlamaModel, identity: TokenizerIdentity, job: Extract<WorkerJob, { type: "file" }>): Promise<FileOutcome> {
+async function processFile(tokenizer: Tokenizer, job: Extract<WorkerJob, { type: "file" }>): Promise<FileOutcome> {
     const read = readSmallFile(job.path, job.maxBytes);
     if ("reason" in read) return { status: "skipped", reason: read.reason };
     const hash = createHash("sha256").update(read.bytes).digest("hex");
     if (job.knownHash === hash) return { status: "unchanged", hash };
     const extracted = await extractText(read.bytes, job.format);
     if (!extracted.ok) return { status: "skipped", reason: extracted.reason, hash };
-    return { status: "ready", hash, text: extracted.text, tokens: tokenize(model, identity, extracted.text) };
+    return { status: "ready", hash, text: extracted.text, tokens: tokenize(tokenizer, extracted.text) };
 }
 
-async function run(model: LlamaModel, identity: TokenizerIdentity, job: WorkerJob): Promise<[JobResult, Transferable[]]> {
+async function run(tokenizer: Tokenizer, job: WorkerJob): Promise<[JobResult, Transferable[]]> {
     switch (job.type) {
         case "file": {
-            const outcome = await processFile(model, identity, job);
+            const outcome = await processFile(tokenizer, job);
             return [{ type: "file", outcome }, outcome.status === "ready" ? [outcome.tokens.buffer as ArrayBuffer] : []];
         }
         case "text": {
-            const tokens = tokenize(model, identity, job.text);
+            const tokens = tokenize(tokenizer, job.text);
             return [{ type: "text", tokens }, [tokens.buffer as ArrayBuffer]];
         }
         case "sort": {
@@ -94,12 +93,21 @@ async function run(model: LlamaModel, identity: TokenizerIdentity, job: WorkerJo
     }
 }
 
-let model: LlamaModel;
-let identity: TokenizerIdentity;
+/** The app's tokenizer module, or a one-line error that names it. */
+async function tokenizerModule(url: string): Promise<TokenizerModule> {
+    let module: Partial<TokenizerModule>;
+    try {
+        module = (await import(url)) as Partial<TokenizerModule>;
+    } catch (err) {
+        throw new Error(`the tokenizer module ${url} cannot be loaded (${(err as Error).message.split("\n")[0]})`);
+    }
+    if (typeof module.openTokenizer !== "function") throw new Error(`the tokenizer module ${url} does not export openTokenizer`);
+    return module as TokenizerModule;
+}
+
+let tokenizer: Tokenizer;
 try {
-    const llama = await getRuntime({ backend: "cpu" });
-    model = await llama.loadModel({ modelPath: init.modelPath, vocabOnly: true });
-    identity = tokenizerIdentity(model);
+    tokenizer = await (await tokenizerModule(init.tokenizerModule)).openTokenizer(init.modelPath);
 } catch (err) {
     post({ kind: "init-error", message: (err as Error).message.split("\n")[0] });
     // Nothing else to do; the pool terminates us.
@@ -111,11 +119,13 @@ let queue: Promise<void> = Promise.resolve();
 port.on("message", (request: WorkerRequest) => {
     queue = queue.then(async () => {
         try {
-            const [result, transfer] = await run(model, identity, request.job);
+            const [result, transfer] = await run(tokenizer, request.job);
             post({ kind: "done", id: request.id, result }, transfer);
         } catch (err) {
             post({ kind: "failed", id: request.id, message: (err as Error).message.split("\n")[0] });
         }
     });
 });
-post({ kind: "ready", tokenizer: identity! });
+// Only the identity's own fields: the module's object may carry more than a message can clone.
+const { id, vocabSize, label } = tokenizer!.identity;
+post({ kind: "ready", tokenizer: { id, vocabSize, label } });

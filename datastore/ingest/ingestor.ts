@@ -56,6 +56,11 @@ export interface IngestorOptions {
     datastore: Datastore;
     /** The target model: documents are tokenized with its vocabulary. */
     modelPath: string;
+    /**
+     * URL of the module that tokenizes in the worker threads (a `TokenizerModule`, see
+     * worker-protocol.ts): the app supplies it, so the store needs no model runtime of its own.
+     */
+    tokenizerModule: string;
     /** Worker threads (default: one per core, at most 4). */
     workers?: number;
 }
@@ -101,7 +106,7 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
      * @throws Error with one line when the model cannot be loaded.
      */
     static async create(options: IngestorOptions): Promise<Ingestor> {
-        const pool = await IngestWorkerPool.start({ modelPath: options.modelPath, workers: options.workers });
+        const pool = await IngestWorkerPool.start({ modelPath: options.modelPath, tokenizerModule: options.tokenizerModule, workers: options.workers });
         const tokenizer = options.datastore.tokenizers.ensure(pool.tokenizer);
         return new Ingestor(options.datastore, pool, tokenizer);
     }

@@ -1,12 +1,14 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { TokenArray } from "../index/suffix-array.ts";
-import type { TokenizerIdentity } from "../tokenizer-identity.ts";
+import type { TokenizerIdentity } from "../tokenizers.ts";
 import type { FileOutcome, JobResult, WorkerInit, WorkerJob, WorkerMessage, WorkerRequest } from "./worker-protocol.ts";
 
 export interface WorkerPoolOptions {
     /** GGUF whose vocabulary tokenizes the documents (loaded vocabulary-only in each worker). */
     modelPath: string;
+    /** URL of the `TokenizerModule` (worker-protocol.ts) the workers tokenize with. */
+    tokenizerModule: string;
     /** Worker threads (default: one per core, at most 4). */
     workers?: number;
 }
@@ -50,7 +52,7 @@ export class IngestWorkerPool {
         const started: Worker[] = [];
         const ready = await Promise.allSettled(
             Array.from({ length: count }, () => {
-                const init: WorkerInit = { entry: workerEntry, modelPath: options.modelPath };
+                const init: WorkerInit = { entry: workerEntry, tokenizerModule: options.tokenizerModule, modelPath: options.modelPath };
                 const worker = new Worker(bootstrap, { workerData: init });
                 started.push(worker);
                 return new Promise<TokenizerIdentity>((resolve, reject) => {

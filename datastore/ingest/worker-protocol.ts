@@ -1,5 +1,5 @@
 import type { TokenArray } from "../index/suffix-array.ts";
-import type { TokenizerIdentity } from "../tokenizer-identity.ts";
+import type { Tokenizer, TokenizerIdentity } from "../tokenizers.ts";
 import type { FileFormat } from "./text-extraction.ts";
 
 /** What the main thread asks an ingestion worker to do. */
@@ -21,7 +21,17 @@ export type JobResult = { type: "file"; outcome: FileOutcome } | { type: "text";
 export interface WorkerInit {
     /** The module the bootstrap imports. */
     entry: string;
+    /** URL of the `TokenizerModule` the worker imports to tokenize. */
+    tokenizerModule: string;
     modelPath: string;
+}
+
+/**
+ * What a tokenizer module given to the ingestion workers exports. The app names the module (the
+ * store does not import a model runtime); each worker imports it once and opens the model's vocabulary.
+ */
+export interface TokenizerModule {
+    openTokenizer(modelPath: string): Promise<Tokenizer>;
 }
 
 export type WorkerMessage =

@@ -1,10 +1,36 @@
 import type { Token } from "node-llama-cpp";
-import type { LookupOptions, LookupResult } from "../../datastore/index/suffix-lookup.ts";
 import type { DraftSource, Drafter, Hypothesis } from "./drafter.ts";
 
-/** Anything that answers longest-suffix-match lookups (the documents' index, the history index). */
+/** How far a continuation lookup searches and how much it returns. */
+export interface ContinuationQuery {
+    /** Longest context tail to match. */
+    maxSpan?: number;
+    /** Shortest context tail worth matching. */
+    minSpan?: number;
+    /** Longest continuation to return. */
+    maxTokens?: number;
+    /** How many continuations, each starting with a different token. */
+    alternatives?: number;
+    /** A continuation stops before a token whose confidence would be below this. */
+    minConfidence?: number;
+}
+
+/** What followed the context in the indexed text, best continuation first. */
+export interface ContinuationResult {
+    continuations: readonly {
+        tokens: readonly number[];
+        /** `confidence[i]`: how likely `tokens[i]` follows, given `tokens[0..i)` did. */
+        confidence: readonly number[];
+    }[];
+}
+
+/**
+ * What the engine asks of an index of earlier text: "what followed this context?" The datastore's
+ * documents index and history index answer it (the app hands them in; the engine does not know the store).
+ */
 export interface ContinuationIndex {
-    find(context: ArrayLike<number>, options?: LookupOptions): LookupResult | null;
+    /** Continuations of the longest matching tail of `context`, or null when nothing matches. */
+    find(context: ArrayLike<number>, options?: ContinuationQuery): ContinuationResult | null;
 }
 
 export interface SuffixMatchDrafterOptions {
@@ -19,7 +45,7 @@ export interface SuffixMatchDrafterOptions {
 }
 
 /** Turns lookup continuations into hypotheses, best first, cut where confidence gets too low. */
-export function continuationsToHypotheses(result: LookupResult | null, source: DraftSource, minConfidence: number): Hypothesis[] {
+export function continuationsToHypotheses(result: ContinuationResult | null, source: DraftSource, minConfidence: number): Hypothesis[] {
     if (result == null) return [];
     const out: Hypothesis[] = [];
     for (const c of result.continuations) {
@@ -35,7 +61,7 @@ export function continuationsToHypotheses(result: LookupResult | null, source: D
  * cheap to create, over an index that is shared and outlives the drafter unless the drafter owns it.
  */
 export class SuffixMatchDrafter implements Drafter {
-    private readonly lookupOptions: LookupOptions;
+    private readonly lookupOptions: ContinuationQuery;
     private readonly minConfidence: number;
 
     constructor(

@@ -14,7 +14,7 @@ import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } fro
 import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
 import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
 import { EngineError } from "../engine-error.ts";
-import { tokenizerIdentity } from "../../datastore/tokenizer-identity.ts";
+import { tokenizerIdentity } from "../runtime/tokenizer-identity.ts";
 import { ensureEarlyExitDraft } from "./early-exit.ts";
 import type { StrategyName } from "./strategy.ts";
 import { TextStream } from "./text-stream.ts";

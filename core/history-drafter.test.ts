@@ -3,11 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Datastore } from "../../datastore/datastore.ts";
-import { HistoryIndex, type HistoryTokenizer } from "../../datastore/history/history-index.ts";
-import { getRuntime } from "../runtime/llama-runtime.ts";
-import { describeWithStories } from "../testing/stories.ts";
-import { HistoryDrafter, openHistoryIndex } from "./history-drafter.ts";
+import { Datastore } from "../datastore/datastore.ts";
+import { HistoryIndex } from "../datastore/history/history-index.ts";
+import type { Tokenizer } from "../datastore/tokenizers.ts";
+import { HistoryDrafter } from "../native-models/drafters/history-drafter.ts";
+import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
+import { describeWithStories } from "../native-models/testing/stories.ts";
+import { openHistoryIndex } from "./datastore-wiring.ts";
 
 let dir: string;
 let ds: Datastore;
@@ -21,8 +23,8 @@ afterEach(() => {
 });
 
 /** A word-level tokenizer with ids far above 65,535, as Llama 3 or Qwen vocabularies have. */
-const bigVocabulary: HistoryTokenizer = {
-    identity: { id: "synthetic-152k", vocabSize: 152_000, tokenWidth: 4, label: "synthetic" },
+const bigVocabulary: Tokenizer = {
+    identity: { id: "synthetic-152k", vocabSize: 152_000, label: "synthetic" },
     tokenize(text) {
         return text
             .split(/\s+/)
@@ -108,7 +110,8 @@ describeWithStories("HistoryDrafter with a real vocabulary", (modelPath) => {
     it("proposes the rest of an earlier answer", () => {
         const c = ds.conversations.create();
         ds.conversations.addMessage(c.id, { role: "assistant", content: "The little bird flew over the river and sang a happy song." });
-        const drafter = HistoryDrafter.open(ds, model);
+        const index = openHistoryIndex(ds, model);
+        const drafter = new HistoryDrafter(index, {}, index);
         try {
             const hyps = drafter.propose(model.tokenize("Once the little bird flew", false), 8);
             expect(model.detokenize(hyps[0].tokens)).toMatch(/^ ?over the river/);

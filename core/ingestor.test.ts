@@ -4,14 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { getRuntime } from "../../native-models/runtime/llama-runtime.ts";
-import { describeWithStories } from "../../native-models/testing/stories.ts";
-import { Datastore } from "../datastore.ts";
-import { RetrievalIndex } from "../index/retrieval-index.ts";
-import { tokenizerIdentity } from "../tokenizer-identity.ts";
-import { Ingestor, type IngestProgress } from "./ingestor.ts";
-import { SourceWatcher } from "./source-watcher.ts";
-import { makeDocx, makePdf } from "./test-files.ts";
+import { Datastore } from "../datastore/datastore.ts";
+import { RetrievalIndex } from "../datastore/index/retrieval-index.ts";
+import type { Ingestor, IngestProgress } from "../datastore/ingest/ingestor.ts";
+import { SourceWatcher } from "../datastore/ingest/source-watcher.ts";
+import { makeDocx, makePdf } from "../datastore/ingest/test-files.ts";
+import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
+import { tokenizerIdentity } from "../native-models/runtime/tokenizer-identity.ts";
+import { describeWithStories } from "../native-models/testing/stories.ts";
+import { openIngestor } from "./datastore-wiring.ts";
 
 const story = (name: string) =>
     `Once upon a time there was a ${name} who lived near the sea. Every morning the ${name} walked to the harbor and counted the boats.\n`;
@@ -26,7 +27,7 @@ describeWithStories("Ingestor", (modelPath) => {
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), "presage-ingest-"));
         ds = Datastore.open(join(dir, "store.db"));
-        ingestor = await Ingestor.create({ datastore: ds, modelPath, workers: 2 });
+        ingestor = await openIngestor({ datastore: ds, modelPath, workers: 2 });
         const llama = await getRuntime({ backend: "cpu" });
         model = await llama.loadModel({ modelPath, vocabOnly: true });
         index = RetrievalIndex.open(ds, ingestor.tokenizer.id);

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Datastore } from "../../datastore/datastore.ts";
-import { IndexBuilder } from "../../datastore/index/index-builder.ts";
-import { toTokenArray } from "../../datastore/token-codec.ts";
-import { tokenizerIdentity } from "../../datastore/tokenizer-identity.ts";
-import { getRuntime } from "../runtime/llama-runtime.ts";
-import { describeWithStories } from "../testing/stories.ts";
-import { openRetrievalIndex, RetrievalDrafter } from "./retrieval-drafter.ts";
+import { Datastore } from "../datastore/datastore.ts";
+import { IndexBuilder } from "../datastore/index/index-builder.ts";
+import { toTokenArray } from "../datastore/token-codec.ts";
+import { RetrievalDrafter } from "../native-models/drafters/retrieval-drafter.ts";
+import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
+import { tokenizerIdentity } from "../native-models/runtime/tokenizer-identity.ts";
+import { describeWithStories } from "../native-models/testing/stories.ts";
+import { openRetrievalIndex } from "./datastore-wiring.ts";
 
 describeWithStories("RetrievalDrafter", (modelPath) => {
     let dir: string;
@@ -44,7 +45,8 @@ describeWithStories("RetrievalDrafter", (modelPath) => {
         await addDocument("/notes/a.txt", "The old lighthouse keeper polished the brass lamp every evening before the storm.");
         await addDocument("/notes/b.txt", "The old lighthouse keeper polished the brass lamp every evening before the storm.");
         await addDocument("/notes/c.txt", "The old lighthouse keeper sang to the gulls.");
-        const drafter = RetrievalDrafter.open(ds, model);
+        const index = openRetrievalIndex(ds, model);
+        const drafter = new RetrievalDrafter(index, {}, index);
         try {
             expect(drafter.source).toBe("retrieval");
             const history = model.tokenize("Tom said that the old lighthouse keeper", false);

@@ -1,23 +1,34 @@
 import { createHash } from "node:crypto";
 import type { LlamaModel } from "node-llama-cpp";
-import { tokenWidthFor } from "./index/suffix-array.ts";
 
-/** Which tokenizer a model uses, as the datastore names it. */
+/**
+ * Which tokenizer a model uses. The datastore keeps token streams per `id`; it states what it needs
+ * of this as its own structural type (datastore/tokenizers.ts), which this one satisfies.
+ */
 export interface TokenizerIdentity {
     /** sha256 (hex) over everything that decides how text becomes tokens. */
     id: string;
     vocabSize: number;
-    /** 2 when every id fits 16 bits with room for the separator, else 4. */
-    tokenWidth: 2 | 4;
     /** Human-readable hint: the model's file name. */
     label: string;
+}
+
+/** A loaded model's tokenizer: its identity and how it turns text into tokens (no BOS). */
+export interface ModelTokenizer {
+    identity: TokenizerIdentity;
+    tokenize(text: string): number[];
+}
+
+/** The tokenizer of a loaded model (full or vocabulary-only). */
+export function modelTokenizer(model: LlamaModel): ModelTokenizer {
+    return { identity: tokenizerIdentity(model), tokenize: (text) => model.tokenize(text, false) };
 }
 
 /**
  * Names a model's tokenizer by hashing its vocabulary (each token's text and type), the scores or
  * merges that decide segmentation, the pre-tokenizer, the space-prefix flag and the special token
  * ids. Two models get the same id exactly when their token streams are interchangeable, e.g. a
- * target and a draft derived from it; the datastore keeps token streams per id.
+ * target and a draft derived from it.
  *
  * Works on a vocabulary-only load.
  */
@@ -54,5 +65,5 @@ export function tokenizerIdentity(model: LlamaModel): TokenizerIdentity {
         if (vocabSize === 0) throw new Error(`${model.filename ?? "The model"} has no vocabulary, so its tokens cannot be indexed.`);
     }
     field("vocab", vocabSize);
-    return { id: hash.digest("hex"), vocabSize, tokenWidth: tokenWidthFor(vocabSize), label: model.filename ?? "" };
+    return { id: hash.digest("hex"), vocabSize, label: model.filename ?? "" };
 }
