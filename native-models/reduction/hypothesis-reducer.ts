@@ -145,8 +145,11 @@ export class HypothesisReducer {
      * asked only now and then, so it can come back when the text turns its way.
      */
     shouldQuery(source: DraftSource): boolean {
+        // Without a measured cost model there is nothing to weigh drafting time against.
+        if (this.cost.batchInvariant == null) return true;
         const u = this.usage.get(source);
-        if (u == null || u.calls < 2) return true;
+        // A few steps first: a source often has nothing to say until the text has repeated itself.
+        if (u == null || u.calls < 8) return true;
         // Net of what its verified steps cost beyond plain ones: accepted tokens are not free either.
         const plain = this.plainStepMs();
         const saved = (u.gained * plain - u.extraMs) / u.calls;
