@@ -1,4 +1,5 @@
 import { z } from "zod";
+import "./zod-config.ts";
 import type { AnswerEvent, AppApi, SendMessageRequest } from "./app-api.ts";
 import {
     addDocumentsSchema, checkDraftSchema, createConversationSchema, downloadSchema, idSchema, loadModelSchema, modelsFolderSchema, pairDownloadSchema, raceSchema,

@@ -37,6 +37,7 @@ export class FakeApi implements Api {
     readonly hiddenAnswers = new Map<string, Message>();
     private readonly listeners = new Set<(event: AppEvent) => void>();
     private readonly stopped = new Set<string>();
+    private readonly clearedAnswers = new Set<string>();
     private ids = 0;
 
     private record(method: string, ...args: unknown[]): void {
@@ -45,6 +46,13 @@ export class FakeApi implements Api {
 
     callsOf(method: string): unknown[][] {
         return this.calls.filter((c) => c.method === method).map((c) => c.args);
+    }
+
+    /** The conversation, or the real service's not-found error. */
+    private conversation(id: string): Conversation {
+        const conversation = this.conversations.find((c) => c.id === id);
+        if (conversation == null) throw new ApiError(`There is no conversation ${id}: it may have been deleted.`, "not-found");
+        return conversation;
     }
 
     emit(event: AppEvent): void {
@@ -125,9 +133,7 @@ export class FakeApi implements Api {
     }
     async getConversation(id: string) {
         this.record("getConversation", id);
-        const conversation = this.conversations.find((c) => c.id === id);
-        if (conversation == null) throw new Error(`There is no conversation ${id}.`);
-        return { conversation, messages: [...(this.messages.get(id) ?? [])] };
+        return { conversation: this.conversation(id), messages: [...(this.messages.get(id) ?? [])] };
     }
     async updateConversation(id: string, patch: Partial<Conversation> & { showVersion?: string }) {
         this.record("updateConversation", id, patch);
@@ -149,11 +155,13 @@ export class FakeApi implements Api {
     }
     async deleteConversation(id: string) {
         this.record("deleteConversation", id);
+        this.conversation(id);
         this.conversations = this.conversations.filter((c) => c.id !== id);
     }
     async sendMessage(conversationId: string, req: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
         this.record("sendMessage", conversationId, req);
         // Refused before the answer starts, as the real service does.
+        this.conversation(conversationId);
         if (this.engine == null) throw new ApiError("No model is loaded: load one in the models panel first.", "no-model");
         const list = this.messages.get(conversationId) ?? [];
         let userMessage: Message | null = null;
@@ -211,7 +219,8 @@ export class FakeApi implements Api {
     }
     async listDocuments() {
         this.record("listDocuments");
-        const historyAnswers = [...this.messages.values()].flat().filter((m) => m.role === "assistant").length + this.hiddenAnswers.size;
+        const answers = [...[...this.messages.values()].flat().filter((m) => m.role === "assistant"), ...this.hiddenAnswers.values()];
+        const historyAnswers = answers.filter((m) => !this.clearedAnswers.has(m.id)).length;
         return { historyAnswers, ...structuredClone(this.documents) };
     }
     async addDocuments(req: { path: string; watch?: boolean }) {
@@ -251,6 +260,9 @@ export class FakeApi implements Api {
     }
     async clearHistory() {
         this.record("clearHistory");
+        // Past answers stop counting as history; the conversations keep them.
+        for (const m of [...this.messages.values()].flat()) if (m.role === "assistant") this.clearedAnswers.add(m.id);
+        for (const id of this.hiddenAnswers.keys()) this.clearedAnswers.add(id);
     }
     onAppEvent(listener: (event: AppEvent) => void) {
         this.listeners.add(listener);
