@@ -4,8 +4,6 @@ import { ServiceError } from "../core/service-error.ts";
 import { validate } from "../core/validation.ts";
 import type { InvokeMethod } from "./ipc-channels.ts";
 
-export { choosePathsSchema, localPathSchema } from "../core/api-contract.ts";
-
 /** One argument of an IPC message: its schema and what the error calls it. */
 export type IpcArgument = IpcArgumentSpec;
 
