@@ -1,6 +1,7 @@
 /**
  * The app API: what the chat window (renderer/) asks of the services, over HTTP under `presage serve`
- * and over IPC under Electron. Both adapters carry exactly these shapes; this file is the contract.
+ * and over IPC under Electron. Both adapters carry exactly these shapes; how each method travels (its
+ * route, its IPC channel, its arguments' schemas) is written once in core/api-contract.ts.
  *
  * HTTP: every route below is `/api/...`, JSON in and out, and needs the header
  * `x-presage-token: <token>` (the per-run token that only the served page receives).

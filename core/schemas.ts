@@ -1,4 +1,5 @@
 import { z } from "zod";
+import "./zod-config.ts";
 import type {
     AddDocumentsRequest, CreateConversationRequest, DownloadRequest, LoadModelRequest, ModelsFolderRequest, PairDownloadRequest, RaceRequest, SamplingSettings,
     SendMessageRequest, Settings, StrategyName, UpdateConversationRequest

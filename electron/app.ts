@@ -9,7 +9,7 @@ import { firstLine } from "../core/service-error.ts";
 import { createAppServices, type AppServices } from "../core/app-services.ts";
 import { addModelFile, handleDroppedPaths } from "./dropped-files.ts";
 import { installGracefulQuit } from "./graceful-quit.ts";
-import type { ShellCommand } from "./ipc-channels.ts";
+import type { ShellCommand } from "../core/api-contract.ts";
 import { forwardAppEvents, registerIpcHandlers, sendShellCommand, type IpcMainLike } from "./ipc.ts";
 import { installMenu } from "./menu.ts";
 import { electronContentSecurityPolicy, secureSession, secureWebContents } from "./security.ts";

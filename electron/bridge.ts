@@ -1,28 +1,8 @@
-import type {
-    AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, CreateConversationRequest, DownloadRequest, LoadModelRequest, ModelsFolderRequest, PairDownloadRequest,
-    RaceRequest, SendMessageRequest, Settings, UpdateConversationRequest
-} from "../core/app-api.ts";
-import { eventChannels, invokeChannels, shellCommands, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";
+import type { AnswerEvent, AppEvent } from "../core/app-api.ts";
+import { appMethods, desktopMethods, methodsOf, shellCommands, type PresageBridge, type ShellCommand } from "../core/api-contract.ts";
+import { eventChannels, invokeChannels, type InvokeMethod, type IpcResult } from "./ipc-channels.ts";
 
-/** The options of the native open dialog. */
-export interface ChoosePathsOptions {
-    kind: "folder" | "file";
-    title?: string;
-    filters?: { name: string; extensions: string[] }[];
-}
-
-/** `window.presage`: the app API (one method per message) plus what only the desktop shell can do. */
-export interface PresageBridge extends Omit<AppApi, "sendMessage"> {
-    sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void): Promise<void>;
-    /** A native open dialog; resolves to the chosen paths, or [] if cancelled. */
-    choosePaths(options: ChoosePathsOptions): Promise<string[]>;
-    /** Shows the models folder in the system's file manager. */
-    openModelsFolder(): Promise<void>;
-    /** Copies a chosen .gguf into the models folder (checked first); resolves to its path there. */
-    addModelFile(path: string): Promise<string>;
-    /** Menu items, their shortcuts (Cmd/Ctrl+N, Cmd/Ctrl+,) and drops ask the window to show something. */
-    onShellCommand(listener: (command: ShellCommand) => void): () => void;
-}
+export type { ChoosePathsOptions, PresageBridge } from "../core/api-contract.ts";
 
 /** The part of Electron's ipcRenderer the bridge uses (so it can be exercised without Electron). */
 export interface IpcRendererLike {
@@ -39,8 +19,9 @@ export interface BridgeError {
 }
 
 /**
- * Builds `window.presage` over ipcRenderer. Every method is written out, typed, and sends only its
- * own arguments on its own channel: the page never gets ipcRenderer itself.
+ * Builds `window.presage` over ipcRenderer: one function per message of the contract
+ * (core/api-contract.ts), each sending on its own channel exactly as many arguments as the message
+ * takes, whatever the page passes. The page never gets ipcRenderer itself.
  */
 export function createBridge(ipc: IpcRendererLike): PresageBridge {
     async function call<T>(method: InvokeMethod, ...args: unknown[]): Promise<T> {
@@ -49,26 +30,15 @@ export function createBridge(ipc: IpcRendererLike): PresageBridge {
         const error: BridgeError = { name: "PresageError", message: result.error.message, code: result.error.code };
         throw error;
     }
+    const send = (method: InvokeMethod, arity: number) => (...args: unknown[]) => call(method, ...args.slice(0, arity));
     let streams = 0;
 
+    const bridge: Record<string, (...args: never[]) => unknown> = {};
+    for (const method of methodsOf(appMethods)) bridge[method] = send(method, appMethods[method].args.length);
+    for (const method of methodsOf(desktopMethods)) bridge[method] = send(method, desktopMethods[method].args.length);
     return {
-        getState: () => call("getState"),
-        updateSettings: (patch: Partial<Settings>) => call("updateSettings", patch),
-        listModels: () => call("listModels"),
-        loadModel: (request: LoadModelRequest) => call("loadModel", request),
-        checkDraft: (request: { target: string; draft: string }) => call("checkDraft", request),
-        downloadModel: (request: DownloadRequest) => call("downloadModel", request),
-        cancelDownload: (id: string) => call("cancelDownload", id),
-        pauseDownload: (id: string) => call("pauseDownload", id),
-        downloadPair: (request: PairDownloadRequest) => call("downloadPair", request),
-        setModelsFolder: (request: ModelsFolderRequest) => call("setModelsFolder", request),
-        openModelsFolder: () => call("openModelsFolder"),
-        listConversations: (search?: string) => call("listConversations", search),
-        createConversation: (request: CreateConversationRequest) => call("createConversation", request),
-        getConversation: (id: string) => call("getConversation", id),
-        updateConversation: (id: string, patch: UpdateConversationRequest) => call("updateConversation", id, patch),
-        deleteConversation: (id: string) => call("deleteConversation", id),
-        async sendMessage(conversationId: string, request: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
+        ...bridge as unknown as Omit<PresageBridge, "sendMessage" | "onAppEvent" | "onShellCommand">,
+        async sendMessage(conversationId, request, onEvent) {
             // The answer's events come back on one channel for all streams, tagged with this id.
             const streamId = `${Date.now().toString(36)}-${++streams}`;
             const listener = (_event: unknown, ...args: unknown[]) => {
@@ -81,21 +51,11 @@ export function createBridge(ipc: IpcRendererLike): PresageBridge {
                 ipc.removeListener(eventChannels.answerEvent, listener);
             }
         },
-        stopGeneration: (generationId: string) => call("stopGeneration", generationId),
-        race: (request: RaceRequest) => call("race", request),
-        listDocuments: () => call("listDocuments"),
-        addDocuments: (request: AddDocumentsRequest) => call("addDocuments", request),
-        removeDocuments: (id: string) => call("removeDocuments", id),
-        rescanDocuments: (id: string) => call("rescanDocuments", id),
-        setDocumentsWatch: (id: string, watch: boolean) => call("setDocumentsWatch", id, watch),
-        clearHistory: () => call("clearHistory"),
         onAppEvent(listener: (event: AppEvent) => void) {
             const handler = (_event: unknown, ...args: unknown[]) => listener(args[0] as AppEvent);
             ipc.on(eventChannels.appEvent, handler);
             return () => void ipc.removeListener(eventChannels.appEvent, handler);
         },
-        choosePaths: (options: ChoosePathsOptions) => call("choosePaths", options),
-        addModelFile: (path: string) => call("addModelFile", path),
         onShellCommand(listener: (command: ShellCommand) => void) {
             const handler = (_event: unknown, ...args: unknown[]) => {
                 if (shellCommands.includes(args[0] as ShellCommand)) listener(args[0] as ShellCommand);

@@ -1,47 +1,28 @@
-/**
- * The IPC channel of every app API method (server/app-api.ts), shared by the preload and the main
- * process's handlers so that the two cannot drift apart. One channel per message.
- */
-export const invokeChannels = {
-    getState: "presage:get-state",
-    updateSettings: "presage:update-settings",
-    listModels: "presage:list-models",
-    loadModel: "presage:load-model",
-    checkDraft: "presage:check-draft",
-    downloadModel: "presage:download-model",
-    cancelDownload: "presage:cancel-download",
-    pauseDownload: "presage:pause-download",
-    downloadPair: "presage:download-pair",
-    setModelsFolder: "presage:set-models-folder",
-    openModelsFolder: "presage:open-models-folder",
-    listConversations: "presage:list-conversations",
-    createConversation: "presage:create-conversation",
-    getConversation: "presage:get-conversation",
-    updateConversation: "presage:update-conversation",
-    deleteConversation: "presage:delete-conversation",
-    sendMessage: "presage:send-message",
-    stopGeneration: "presage:stop-generation",
-    race: "presage:race",
-    listDocuments: "presage:list-documents",
-    addDocuments: "presage:add-documents",
-    removeDocuments: "presage:remove-documents",
-    rescanDocuments: "presage:rescan-documents",
-    setDocumentsWatch: "presage:set-documents-watch",
-    clearHistory: "presage:clear-history",
-    choosePaths: "presage:choose-paths",
-    addModelFile: "presage:add-model-file"
-} as const;
+import { appMethods, appStreams, desktopEvents, desktopMethods, methodsOf, type CallMethod } from "../core/api-contract.ts";
 
-export type InvokeMethod = keyof typeof invokeChannels;
+export { shellCommands, type ShellCommand } from "../core/api-contract.ts";
+
+/** What the window invokes: every request/response method, sendMessage, and the desktop shell's own. */
+export type InvokeMethod = CallMethod | "sendMessage" | keyof typeof desktopMethods;
+
+/**
+ * The IPC channel of every invoked message, from the contract (core/api-contract.ts), shared by the
+ * preload and the main process's handlers. One channel per message.
+ */
+export const invokeChannels = Object.fromEntries([
+    ...methodsOf(appMethods).map((m) => [m, appMethods[m].ipc]),
+    ["sendMessage", appStreams.sendMessage.ipc],
+    ...methodsOf(desktopMethods).map((m) => [m, desktopMethods[m].ipc])
+]) as Record<InvokeMethod, string>;
 
 /** Main → window messages. */
 export const eventChannels = {
     /** (event: AppEvent) to every window. */
-    appEvent: "presage:app-event",
+    appEvent: appStreams.onAppEvent.events,
     /** (streamId: string, event: AnswerEvent) to the window that sent the message. */
-    answerEvent: "presage:answer-event",
+    answerEvent: appStreams.sendMessage.events,
     /** (command: ShellCommand) to the focused window: a menu item or shortcut, or where to look after a drop. */
-    shellCommand: "presage:shell-command"
+    shellCommand: desktopEvents.onShellCommand
 } as const;
 
 /**
@@ -52,10 +33,6 @@ export const preloadChannels = {
     /** (paths: string[]) */
     dropPaths: "presage:drop-paths"
 } as const;
-
-/** What the shell asks the window to show: from the menu (and its shortcuts) or after a drop. */
-export type ShellCommand = "new-chat" | "settings" | "documents" | "models";
-export const shellCommands: readonly ShellCommand[] = ["new-chat", "settings", "documents", "models"];
 
 /** What every invoke handler resolves to: errors travel as data, so their `code` survives the trip. */
 export type IpcResult<T> = { ok: true; value: T } | { ok: false; error: { message: string; code: string } };

@@ -8,36 +8,29 @@ import { isTrustedSender } from "./sender-check.ts";
 
 const page = pathToFileURL("/opt/Presage/resources/app.asar/renderer/dist/index.html").href;
 
-/** A valid call of every message. */
-const validArgs: Record<InvokeMethod, unknown[]> = {
-    getState: [],
+/**
+ * A valid call of each message whose arguments are not just ids: the others (a new method taking an
+ * id, say) are called with "1" for each argument, and the test below fails if that is not valid.
+ */
+const examples: Partial<Record<InvokeMethod, unknown[]>> = {
     updateSettings: [{ theme: "dark" }],
-    listModels: [],
     loadModel: [{ target: "m.gguf" }],
     checkDraft: [{ target: "a.gguf", draft: "b.gguf" }],
     downloadModel: [{ uri: "hf:owner/repo/file.gguf" }],
-    cancelDownload: ["1"],
-    pauseDownload: ["1"],
     downloadPair: [{ pairId: "qwen3" }],
     setModelsFolder: [{ dir: "/home/u/models" }],
-    openModelsFolder: [],
     listConversations: ["cats"],
     createConversation: [{ title: "t" }],
-    getConversation: ["1"],
     updateConversation: ["1", { title: "x" }],
-    deleteConversation: ["1"],
     sendMessage: ["s1", "1", { content: "hi" }],
-    stopGeneration: ["g1"],
     race: [{ prompt: "p" }],
-    listDocuments: [],
     addDocuments: [{ path: "/docs" }],
-    removeDocuments: ["1"],
-    rescanDocuments: ["1"],
     setDocumentsWatch: ["1", true],
-    clearHistory: [],
     choosePaths: [{ kind: "file", filters: [{ name: "Models", extensions: ["gguf"] }] }],
     addModelFile: ["/home/u/model.gguf"]
 };
+const validArgs = Object.fromEntries((Object.keys(invokeChannels) as InvokeMethod[])
+    .map((m) => [m, examples[m] ?? ipcArguments[m].map(() => "1")])) as Record<InvokeMethod, unknown[]>;
 
 /** The handlers over a recording AppApi (ours, not Electron's) and a recording ipcMain. */
 function setup() {

@@ -3,18 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PresageBridge as RendererBridge } from "../renderer/src/lib/bridge.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
 import type { AnswerEvent } from "../core/app-api.ts";
 import { createAppServices, type AppServices } from "../core/app-services.ts";
-import { createBridge, type IpcRendererLike, type PresageBridge } from "./bridge.ts";
+import { createBridge, type IpcRendererLike } from "./bridge.ts";
 import { invokeChannels, preloadChannels } from "./ipc-channels.ts";
 import { forwardAppEvents, registerIpcHandlers, type InvokeEventLike, type IpcMainLike } from "./ipc.ts";
 import { isTrustedSender } from "./sender-check.ts";
-
-// The bridge must be usable wherever the window expects its own idea of window.presage.
-const _sameShape = (b: PresageBridge): RendererBridge => b;
-void _sameShape;
 
 const page = pathToFileURL("/opt/Presage/resources/app/renderer/dist/index.html").href;
 

@@ -1,6 +1,6 @@
 import type { AnswerEvent, AppApi, AppErrorCode, SendMessageRequest } from "../core/app-api.ts";
 import { ServiceError, asServiceError, firstLine } from "../core/service-error.ts";
-import type { ChoosePathsOptions } from "./bridge.ts";
+import { appMethods, methodsOf, type CallMethod, type ChoosePathsOptions } from "../core/api-contract.ts";
 import { dropPathsArguments, ipcArguments, parseIpcArguments, type IpcArgument } from "./ipc-args.ts";
 import { eventChannels, invokeChannels, preloadChannels, type InvokeMethod, type IpcResult, type ShellCommand } from "./ipc-channels.ts";
 
@@ -42,52 +42,33 @@ export interface IpcHandlersOptions {
 type Handler = (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>;
 
 /**
- * Registers one handler per message. Each first checks that the sender is our page's top frame,
- * then checks its arguments with the same zod schemas as the HTTP API (ipc-args.ts), and only then
- * calls the AppApi method the HTTP routes call. Returns the function that removes them.
+ * Registers one handler per message of the contract (core/api-contract.ts). Each first checks that
+ * the sender is our page's top frame, then checks its arguments with the contract's zod schemas
+ * (ipc-args.ts), and only then calls the AppApi method the HTTP routes call. Returns the function that removes them.
  */
 export function registerIpcHandlers(options: IpcHandlersOptions): () => void {
     const { api } = options;
-    const s = (v: unknown) => v as string;
+    // Every request/response method just calls its AppApi method with the checked arguments.
+    const calls = Object.fromEntries(methodsOf(appMethods).map((method): [CallMethod, Handler] => [
+        method, (_event, ...args) => (api[method] as (...a: unknown[]) => Promise<unknown>).apply(api, args)
+    ])) as Record<CallMethod, Handler>;
     const handlers: Record<InvokeMethod, Handler> = {
-        getState: () => api.getState(),
-        updateSettings: (_e, patch) => api.updateSettings(patch as never),
-        listModels: () => api.listModels(),
-        loadModel: (_e, request) => api.loadModel(request as never),
-        checkDraft: (_e, request) => api.checkDraft(request as never),
-        downloadModel: (_e, request) => api.downloadModel(request as never),
-        cancelDownload: (_e, id) => api.cancelDownload(s(id)),
-        pauseDownload: (_e, id) => api.pauseDownload(s(id)),
-        downloadPair: (_e, request) => api.downloadPair(request as never),
-        setModelsFolder: (_e, request) => api.setModelsFolder(request as never),
+        ...calls,
+        sendMessage: async (event, streamId, conversationId, request) => {
+            // Closing the window stops its answers, as closing an HTTP stream does.
+            const controller = new AbortController();
+            event.sender.once("destroyed", () => controller.abort());
+            await api.sendMessage(conversationId as string, request as SendMessageRequest, (answer: AnswerEvent) => {
+                if (!event.sender.isDestroyed()) event.sender.send(eventChannels.answerEvent, streamId, answer);
+            }, { signal: controller.signal });
+        },
         // Only ever the models folder (asked of the services), never a path from the page.
         openModelsFolder: async () => {
             if (options.openFolder == null) throw new ServiceError("invalid-request", "Opening folders is not available here.");
             await options.openFolder((await api.listModels()).dir);
         },
-        listConversations: (_e, search) => api.listConversations(search == null ? undefined : s(search)),
-        createConversation: (_e, request) => api.createConversation((request ?? {}) as never),
-        getConversation: (_e, id) => api.getConversation(s(id)),
-        updateConversation: (_e, id, patch) => api.updateConversation(s(id), patch as never),
-        deleteConversation: (_e, id) => api.deleteConversation(s(id)),
-        sendMessage: async (event, streamId, conversationId, request) => {
-            // Closing the window stops its answers, as closing an HTTP stream does.
-            const controller = new AbortController();
-            event.sender.once("destroyed", () => controller.abort());
-            await api.sendMessage(s(conversationId), request as SendMessageRequest, (answer: AnswerEvent) => {
-                if (!event.sender.isDestroyed()) event.sender.send(eventChannels.answerEvent, streamId, answer);
-            }, { signal: controller.signal });
-        },
-        stopGeneration: (_e, id) => api.stopGeneration(s(id)),
-        race: (_e, request) => api.race(request as never),
-        listDocuments: () => api.listDocuments(),
-        addDocuments: (_e, request) => api.addDocuments(request as never),
-        removeDocuments: (_e, id) => api.removeDocuments(s(id)),
-        rescanDocuments: (_e, id) => api.rescanDocuments(s(id)),
-        setDocumentsWatch: (_e, id, watch) => api.setDocumentsWatch(s(id), watch as boolean),
-        clearHistory: () => api.clearHistory(),
         choosePaths: (event, opts) => options.choosePaths(event, opts as ChoosePathsOptions),
-        addModelFile: (_e, path) => options.addModelFile(s(path))
+        addModelFile: (_e, path) => options.addModelFile(path as string)
     };
     const channels: [string, readonly IpcArgument[], Handler][] = (Object.entries(handlers) as [InvokeMethod, Handler][])
         .map(([method, handler]) => [invokeChannels[method], ipcArguments[method], handler]);

@@ -1,5 +1,5 @@
 import { Menu, type MenuItemConstructorOptions } from "electron";
-import type { ShellCommand } from "./ipc-channels.ts";
+import type { ShellCommand } from "../core/api-contract.ts";
 
 export interface MenuOptions {
     /** macOS gets the app menu and its conventions (Settings… there, Close instead of Quit in File). */

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
+import { afterEach, beforeEach, expect, it, onTestFinished } from "vitest";
 import { synthesizeModel } from "../native-models/gguf/synth.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
 import type { AnswerEvent, AppEvent, ConversationWithMessages, DocumentsResponse, EngineInfo, ModelsResponse, RaceResponse, Settings } from "../core/app-api.ts";
@@ -10,11 +10,16 @@ import { startTestServer, type TestServer } from "./testing/test-server.ts";
 describeWithStories("the app API over HTTP", (storiesPath) => {
     let server: TestServer;
 
-    beforeAll(async () => {
+    // A fresh server (services, datastore, models folder) for each test: what one answer teaches the
+    // engine (hypothesis reduction's per-source acceptance, the history source) must not decide the next
+    // test, so each holds whatever order the tests run in.
+    beforeEach(async () => {
         server = await startTestServer({ modelFiles: [storiesPath] });
-        await synthesizeModel({ out: join(server.modelsDir, "other-vocab.gguf"), seed: 3 });
     });
-    afterAll(() => server?.dispose());
+    afterEach(() => server?.dispose());
+
+    /** Short answers, for the tests that only need an answer, not a long one. */
+    const shortAnswers = () => api("PUT", "/api/settings", { sampling: { maxTokens: 24 } });
 
     async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
         const res = await fetch(server.url + path, {
@@ -55,8 +60,6 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
         expect(state.body.engine.available).toContain("ngram");
     });
 
-    // First of the answering tests: hypothesis reduction learns per-source acceptance across answers,
-    // and earlier answers with other sources would teach it to distrust "history" on this toy model.
     it("drafts from past answers once the datastore is plugged in", async () => {
         const state = await api<{ engine: EngineInfo }>("GET", "/api/state");
         expect(state.body.engine.available).toEqual(expect.arrayContaining(["retrieval", "history"]));
@@ -102,6 +105,7 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
     });
 
     it("answers in a conversation, streams steps, keeps stats, regenerates, edits, searches and deletes", async () => {
+        await shortAnswers();
         const created = await api<{ id: string; title: string }>("POST", "/api/conversations", { systemPrompt: "You tell stories." });
         expect(created.status).toBe(201);
         const id = created.body.id;
@@ -144,7 +148,6 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
 
     it("stops an answer on request and when the stream closes, keeping what was generated", async () => {
         await api("PUT", "/api/settings", { sampling: { maxTokens: 1500 } });
-        onTestFinished(async () => void (await api("PUT", "/api/settings", { sampling: { maxTokens: 24 } })));
         const id = (await api<{ id: string }>("POST", "/api/conversations", {})).body.id;
         let generationId = "";
         let stopped = false;
@@ -178,6 +181,8 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
     });
 
     it("lists models, checks drafts and refuses a draft with another vocabulary", async () => {
+        await synthesizeModel({ out: join(server.modelsDir, "other-vocab.gguf"), seed: 3 });
+        await shortAnswers();
         const models = await api<ModelsResponse>("GET", "/api/models");
         expect(models.body.files.map((f) => f.name).sort()).toEqual(["other-vocab.gguf", "stories260K.gguf"]);
         expect(models.body.loaded?.modelPath).toMatch(/stories260K/);
@@ -217,6 +222,7 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
     });
 
     it("reloads the model when a setting that fixes the load changes", async () => {
+        expect((await api<EngineInfo>("POST", "/api/models/load", { target: "stories260K.gguf", draft: "stories260K.gguf" })).status).toBe(200);
         expect((await api<Settings>("PUT", "/api/settings", { contextSize: 512 })).status).toBe(200);
         await expect.poll(async () => (await api<{ engine: EngineInfo | null }>("GET", "/api/state")).body.engine?.contextSize, { timeout: 30_000 }).toBe(512);
         expect((await api<{ engine: EngineInfo }>("GET", "/api/state")).body.engine.draftModelPath).toMatch(/stories260K/);
@@ -243,9 +249,14 @@ describeWithStories("the app API over HTTP", (storiesPath) => {
     });
 
     it("clears the history without deleting conversations", async () => {
-        const before = (await api<unknown[]>("GET", "/api/conversations")).body.length;
-        expect(before).toBeGreaterThan(0);
+        await shortAnswers();
+        const id = (await api<{ id: string }>("POST", "/api/conversations", {})).body.id;
+        expect((await send(id, { content: "Once upon a time", strategies: ["none"] })).at(-1)!.type).toBe("done");
+        expect((await api<DocumentsResponse>("GET", "/api/documents")).body.historyAnswers).toBe(1);
         expect((await api("DELETE", "/api/history")).status).toBe(204);
-        expect((await api<unknown[]>("GET", "/api/conversations")).body).toHaveLength(before);
+        expect((await api<DocumentsResponse>("GET", "/api/documents")).body.historyAnswers).toBe(0);
+        const after = (await api<ConversationWithMessages>("GET", `/api/conversations/${id}`)).body;
+        expect(after.messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+        expect((await api<unknown[]>("GET", "/api/conversations")).body).toHaveLength(1);
     });
 });

@@ -1,15 +1,20 @@
+import { appMethods, methodsOf, type ArgumentSpec, type CallMethod, type HttpMethod } from "../../../core/api-contract.ts";
 import type { PresageBridge } from "./bridge.ts";
 import { readSse } from "./sse.ts";
-import type { AnswerEvent, AppEvent } from "./types.ts";
+import type { AnswerEvent, AppApi, AppEvent, SendMessageRequest } from "./types.ts";
 
 /** What the window asks of the services: the bridge's methods, whichever transport carries them. */
-export interface Api extends Omit<PresageBridge, "choosePaths" | "openModelsFolder"> {
+export interface Api extends Omit<PresageBridge, "choosePaths" | "openModelsFolder" | "addModelFile" | "onShellCommand"> {
     /** "electron": window.presage (IPC); "web": HTTP + SSE to the page's own origin. */
     readonly mode: "electron" | "web";
     /** The native open dialog, or null where there is none (web mode: type a path instead). */
     readonly choosePaths: PresageBridge["choosePaths"] | null;
     /** Shows the models folder in the file manager, or null where the window cannot (web mode: it shows the path). */
     readonly openModelsFolder: PresageBridge["openModelsFolder"] | null;
+    /** Desktop only: copies a chosen .gguf into the models folder (checked first); resolves to its path there. */
+    addModelFile?: PresageBridge["addModelFile"];
+    /** Desktop only: the menu and its shortcuts or a drop ask the window to show something. */
+    onShellCommand?: PresageBridge["onShellCommand"];
 }
 
 /** An error the services reported: a sentence for the user, and a code for the program. */
@@ -139,26 +144,39 @@ export function httpApi(options: HttpApiOptions): Api {
 
     const generations = new Map<string, AbortController>();
 
+    /** A request/response method, sent where the contract (core/api-contract.ts) says HTTP carries each argument. */
+    function callOver(method: CallMethod, args: unknown[]): Promise<unknown> {
+        const spec: { http: { method: HttpMethod; path: string }; args: readonly ArgumentSpec[] } = appMethods[method];
+        let path = spec.http.path;
+        let query = "";
+        let body: unknown = undefined;
+        spec.args.forEach((a, i) => {
+            const value = args[i];
+            switch (a.http.in) {
+                case "path":
+                    path = path.replace(`:${a.http.name}`, () => id(String(value)));
+                    break;
+                case "query":
+                    if (value != null && value !== "") query += `${query === "" ? "?" : "&"}${a.http.name}=${id(String(value))}`;
+                    break;
+                case "body":
+                    body = value;
+                    break;
+                case "body-field":
+                    body = { ...(body as object | undefined), [a.http.name]: value };
+                    break;
+            }
+        });
+        return request(spec.http.method, path + query, body);
+    }
+    const calls = Object.fromEntries(methodsOf(appMethods).map((method) => [method, (...args: unknown[]) => callOver(method, args)])) as unknown as Pick<AppApi, CallMethod>;
+
     return {
+        ...calls,
         mode: "web",
         choosePaths: null,
         openModelsFolder: null,
-        getState: () => request("GET", "/api/state"),
-        updateSettings: (patch) => request("PUT", "/api/settings", patch),
-        listModels: () => request("GET", "/api/models"),
-        loadModel: (req) => request("POST", "/api/models/load", req),
-        checkDraft: (req) => request("POST", "/api/models/check-draft", req),
-        downloadModel: (req) => request("POST", "/api/models/download", req),
-        cancelDownload: (downloadId) => request("DELETE", `/api/models/download/${id(downloadId)}`),
-        pauseDownload: (downloadId) => request("POST", `/api/models/download/${id(downloadId)}/pause`),
-        downloadPair: (req) => request("POST", "/api/models/download-pair", req),
-        setModelsFolder: (req) => request("POST", "/api/models/folder", req),
-        listConversations: (search) => request("GET", "/api/conversations" + (search ? `?search=${id(search)}` : "")),
-        createConversation: (req) => request("POST", "/api/conversations", req),
-        getConversation: (conversationId) => request("GET", `/api/conversations/${id(conversationId)}`),
-        updateConversation: (conversationId, patch) => request("PATCH", `/api/conversations/${id(conversationId)}`, patch),
-        deleteConversation: (conversationId) => request("DELETE", `/api/conversations/${id(conversationId)}`),
-        async sendMessage(conversationId, req, onEvent) {
+        async sendMessage(conversationId: string, req: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
             const controller = new AbortController();
             let response: Response;
             try {
@@ -198,9 +216,9 @@ export function httpApi(options: HttpApiOptions): Api {
             }
             if (!ended) onEvent({ type: "error", message: "The answer's stream ended before the answer did; try again." });
         },
-        async stopGeneration(generationId) {
+        async stopGeneration(generationId: string) {
             try {
-                await request("POST", `/api/generations/${id(generationId)}/stop`);
+                await calls.stopGeneration(generationId);
             } catch (err) {
                 // The stop route failed: closing the stream stops the answer too.
                 const controller = generations.get(generationId);
@@ -208,14 +226,7 @@ export function httpApi(options: HttpApiOptions): Api {
                 controller.abort();
             }
         },
-        race: (req) => request("POST", "/api/race", req),
-        listDocuments: () => request("GET", "/api/documents"),
-        addDocuments: (req) => request("POST", "/api/documents", req),
-        removeDocuments: (sourceId) => request("DELETE", `/api/documents/${id(sourceId)}`),
-        rescanDocuments: (sourceId) => request("POST", `/api/documents/${id(sourceId)}/rescan`),
-        setDocumentsWatch: (sourceId, watch) => request("PATCH", `/api/documents/${id(sourceId)}`, { watch }),
-        clearHistory: () => request("DELETE", "/api/history"),
-        onAppEvent(listener) {
+        onAppEvent(listener: (event: AppEvent) => void) {
             listeners.add(listener);
             if (events == null) {
                 events = new AbortController();

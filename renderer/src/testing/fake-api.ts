@@ -1,16 +1,44 @@
 import { titleFrom } from "../../../datastore/conversations.ts";
+import { appMethods, appStreams, methodsOf } from "../../../core/api-contract.ts";
 import { ApiError, type Api } from "../lib/api.ts";
 import type {
     AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, DownloadProgress, EngineInfo, Message, ModelFile,
-    ModelsResponse, PairDownloadProgress, RaceRequest,
+    AppApi, ModelsResponse, PairDownloadProgress, RaceRequest,
     RaceResponse, SendMessageRequest, Settings, StepEvent
 } from "../lib/types.ts";
+
+/** Records every call. Merged with AppApi: the loop below gives it every method of the contract. */
+interface RecordingApi extends AppApi {}
+class RecordingApi {
+    readonly calls: { method: string; args: unknown[] }[] = [];
+
+    protected record(method: string, ...args: unknown[]): void {
+        this.calls.push({ method, args });
+    }
+
+    callsOf(method: string): unknown[][] {
+        return this.calls.filter((c) => c.method === method).map((c) => c.args);
+    }
+}
+
+// Every method of the contract (core/api-contract.ts), so a new one needs nothing here until a
+// component test uses it: until FakeApi scripts it, a call is recorded and refused, saying so.
+for (const method of [...methodsOf(appMethods), ...methodsOf(appStreams)])
+    Object.defineProperty(RecordingApi.prototype, method, {
+        configurable: true,
+        writable: true,
+        async value(this: RecordingApi, ...args: unknown[]) {
+            this.record(method, ...args);
+            throw new ApiError(`FakeApi does not script ${method} yet: write it in renderer/src/testing/fake-api.ts.`, "internal");
+        }
+    });
 
 /**
  * An in-memory app API for component tests in jsdom (the real services need Node and a model: the
  * browser tests in renderer/e2e run against them). Answers are scripted; calls are recorded.
+ * core/fake-api-parity.test.ts runs the component tests' scenarios on it and on the real service.
  */
-export class FakeApi implements Api {
+export class FakeApi extends RecordingApi implements Api {
     readonly mode = "web" as const;
     choosePaths: Api["choosePaths"] = null;
     openModelsFolder: Api["openModelsFolder"] = null;
@@ -22,7 +50,6 @@ export class FakeApi implements Api {
         { name: "draft.gguf", path: "/models/draft.gguf", size: 500_000_000 },
         { name: "other.gguf", path: "/models/other.gguf", size: 1_000_000 }
     ];
-    readonly calls: { method: string; args: unknown[] }[] = [];
     settings: Settings = structuredClone(defaultTestSettings);
     engine: EngineInfo | null = testEngine();
     conversations: Conversation[] = [];
@@ -37,30 +64,30 @@ export class FakeApi implements Api {
     readonly hiddenAnswers = new Map<string, Message>();
     private readonly listeners = new Set<(event: AppEvent) => void>();
     private readonly stopped = new Set<string>();
+    private readonly clearedAnswers = new Set<string>();
     private ids = 0;
 
-    private record(method: string, ...args: unknown[]): void {
-        this.calls.push({ method, args });
-    }
-
-    callsOf(method: string): unknown[][] {
-        return this.calls.filter((c) => c.method === method).map((c) => c.args);
+    /** The conversation, or the real service's not-found error. */
+    private conversation(id: string): Conversation {
+        const conversation = this.conversations.find((c) => c.id === id);
+        if (conversation == null) throw new ApiError(`There is no conversation ${id}: it may have been deleted.`, "not-found");
+        return conversation;
     }
 
     emit(event: AppEvent): void {
         for (const l of this.listeners) l(event);
     }
 
-    async getState() {
+    override async getState() {
         this.record("getState");
         return { settings: structuredClone(this.settings), engine: this.engine, version: "0.0.0-test" };
     }
-    async updateSettings(patch: Partial<Settings>) {
+    override async updateSettings(patch: Partial<Settings>) {
         this.record("updateSettings", patch);
         this.settings = { ...this.settings, ...patch, strategies: { ...this.settings.strategies, ...patch.strategies }, sampling: { ...this.settings.sampling, ...patch.sampling } };
         return structuredClone(this.settings);
     }
-    async listModels(): Promise<ModelsResponse> {
+    override async listModels(): Promise<ModelsResponse> {
         this.record("listModels");
         const file = (repo: string, fileName: string, sizeBytes: number) => ({
             repo, fileName, sizeBytes, uri: `hf:${repo}/${fileName}`, path: this.modelFiles.find((f) => f.name === fileName)?.path ?? null
@@ -79,57 +106,55 @@ export class FakeApi implements Api {
             pairDownloads: []
         };
     }
-    async pauseDownload(id: string) {
+    override async pauseDownload(id: string) {
         this.record("pauseDownload", id);
     }
-    async downloadPair(req: { pairId: string }): Promise<PairDownloadProgress> {
+    override async downloadPair(req: { pairId: string }): Promise<PairDownloadProgress> {
         this.record("downloadPair", req);
         const file = (fileName: string): DownloadProgress => ({ id: `f-${fileName}`, uri: `hf:org/x/${fileName}`, fileName, downloadedBytes: 0, totalBytes: 0, state: "downloading" });
         return { id: `p-${req.pairId}`, pairId: req.pairId, state: "downloading", target: file("target.gguf"), draft: file("draft.gguf"), downloadedBytes: 0, totalBytes: 4_500_000_000, bytesPerSecond: 0, etaSeconds: null };
     }
-    async setModelsFolder(req: { dir: string }) {
+    override async setModelsFolder(req: { dir: string }) {
         this.record("setModelsFolder", req);
         this.modelsDir = req.dir;
         this.modelFiles = [];
         return this.listModels();
     }
-    async loadModel(req: { target: string; draft?: string | null }) {
+    override async loadModel(req: { target: string; draft?: string | null }) {
         this.record("loadModel", req);
         this.engine = { ...testEngine(), modelPath: req.target, draftModelPath: req.draft ?? null };
         return this.engine;
     }
-    async checkDraft(req: { target: string; draft: string }) {
+    override async checkDraft(req: { target: string; draft: string }) {
         this.record("checkDraft", req);
         return req.draft.includes("other")
             ? { compatible: false, reason: "their vocabularies differ (32000 vs 151936 tokens)" }
             : { compatible: true, reason: null };
     }
-    async downloadModel(req: { uri: string }) {
+    override async downloadModel(req: { uri: string }) {
         this.record("downloadModel", req);
         return { id: `d${++this.ids}` };
     }
-    async cancelDownload(id: string) {
+    override async cancelDownload(id: string) {
         this.record("cancelDownload", id);
     }
-    async listConversations(search?: string) {
+    override async listConversations(search?: string) {
         this.record("listConversations", search);
         const q = search?.toLowerCase();
         return this.conversations.filter((c) => q == null || c.title.toLowerCase().includes(q));
     }
-    async createConversation(req: { title?: string; systemPrompt?: string; sampling?: Conversation["sampling"] }) {
+    override async createConversation(req: { title?: string; systemPrompt?: string; sampling?: Conversation["sampling"] }) {
         this.record("createConversation", req);
         const c: Conversation = { id: `c${++this.ids}`, title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {}, createdAt: Date.now(), updatedAt: Date.now() };
         this.conversations = [c, ...this.conversations];
         this.messages.set(c.id, []);
         return c;
     }
-    async getConversation(id: string) {
+    override async getConversation(id: string) {
         this.record("getConversation", id);
-        const conversation = this.conversations.find((c) => c.id === id);
-        if (conversation == null) throw new Error(`There is no conversation ${id}.`);
-        return { conversation, messages: [...(this.messages.get(id) ?? [])] };
+        return { conversation: this.conversation(id), messages: [...(this.messages.get(id) ?? [])] };
     }
-    async updateConversation(id: string, patch: Partial<Conversation> & { showVersion?: string }) {
+    override async updateConversation(id: string, patch: Partial<Conversation> & { showVersion?: string }) {
         this.record("updateConversation", id, patch);
         const { showVersion, ...fields } = patch;
         const i = this.conversations.findIndex((c) => c.id === id);
@@ -147,13 +172,15 @@ export class FakeApi implements Api {
         this.conversations[i] = { ...this.conversations[i]!, ...fields, updatedAt: Date.now() };
         return this.conversations[i]!;
     }
-    async deleteConversation(id: string) {
+    override async deleteConversation(id: string) {
         this.record("deleteConversation", id);
+        this.conversation(id);
         this.conversations = this.conversations.filter((c) => c.id !== id);
     }
-    async sendMessage(conversationId: string, req: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
+    override async sendMessage(conversationId: string, req: SendMessageRequest, onEvent: (event: AnswerEvent) => void) {
         this.record("sendMessage", conversationId, req);
         // Refused before the answer starts, as the real service does.
+        this.conversation(conversationId);
         if (this.engine == null) throw new ApiError("No model is loaded: load one in the models panel first.", "no-model");
         const list = this.messages.get(conversationId) ?? [];
         let userMessage: Message | null = null;
@@ -196,11 +223,11 @@ export class FakeApi implements Api {
         list.push(answer);
         onEvent({ type: "done", message: answer, stopReason: this.stopped.has(generationId) ? "abort" : "eog" });
     }
-    async stopGeneration(generationId: string) {
+    override async stopGeneration(generationId: string) {
         this.record("stopGeneration", generationId);
         this.stopped.add(generationId);
     }
-    async race(req: RaceRequest) {
+    override async race(req: RaceRequest) {
         this.record("race", req);
         return this.raceResult ?? {
             plain: { text: "same text", tokensPerSecond: 100, seconds: 1, tokens: 100 },
@@ -209,12 +236,13 @@ export class FakeApi implements Api {
             speedup: 1.8
         };
     }
-    async listDocuments() {
+    override async listDocuments() {
         this.record("listDocuments");
-        const historyAnswers = [...this.messages.values()].flat().filter((m) => m.role === "assistant").length + this.hiddenAnswers.size;
+        const answers = [...[...this.messages.values()].flat().filter((m) => m.role === "assistant"), ...this.hiddenAnswers.values()];
+        const historyAnswers = answers.filter((m) => !this.clearedAnswers.has(m.id)).length;
         return { historyAnswers, ...structuredClone(this.documents) };
     }
-    async addDocuments(req: { path: string; watch?: boolean }) {
+    override async addDocuments(req: { path: string; watch?: boolean }) {
         this.record("addDocuments", req);
         const source: DocumentSource = {
             id: `s${++this.ids}`, path: req.path, kind: "folder", watch: req.watch ?? false, files: 0, indexed: 0,
@@ -223,7 +251,7 @@ export class FakeApi implements Api {
         this.documents = { ...this.documents, sources: [...this.documents.sources, source] };
         return source;
     }
-    async removeDocuments(id: string) {
+    override async removeDocuments(id: string) {
         this.record("removeDocuments", id);
         const owner = this.documents.sources.find((s) => s.indexedFiles?.some((f) => f.id === id));
         if (owner != null) {
@@ -242,17 +270,20 @@ export class FakeApi implements Api {
         if (!this.documents.sources.some((s) => s.id === id)) throw new ApiError(`There is no document source ${id}: it may have been removed.`, "not-found");
         this.documents = { ...this.documents, sources: this.documents.sources.filter((s) => s.id !== id) };
     }
-    async rescanDocuments(id: string) {
+    override async rescanDocuments(id: string) {
         this.record("rescanDocuments", id);
     }
-    async setDocumentsWatch(id: string, watch: boolean) {
+    override async setDocumentsWatch(id: string, watch: boolean) {
         this.record("setDocumentsWatch", id, watch);
         this.documents = { ...this.documents, sources: this.documents.sources.map((s) => (s.id === id ? { ...s, watch } : s)) };
     }
-    async clearHistory() {
+    override async clearHistory() {
         this.record("clearHistory");
+        // Past answers stop counting as history; the conversations keep them.
+        for (const m of [...this.messages.values()].flat()) if (m.role === "assistant") this.clearedAnswers.add(m.id);
+        for (const id of this.hiddenAnswers.keys()) this.clearedAnswers.add(id);
     }
-    onAppEvent(listener: (event: AppEvent) => void) {
+    override onAppEvent(listener: (event: AppEvent) => void) {
         this.listeners.add(listener);
         return () => this.listeners.delete(listener);
     }
