@@ -45,7 +45,6 @@ export class SseWriter {
         });
         this.res.socket?.setNoDelay(true);
         this.res.write(": presage\n\n");
-        this.lastFlush = performance.now();
         if (this.options.heartbeatMs != null)
             this.heartbeat = setInterval(() => this.write(": keep-alive\n\n"), this.options.heartbeatMs).unref();
     }

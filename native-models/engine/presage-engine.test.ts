@@ -193,6 +193,17 @@ describeWithStories("engine on stories260K", (modelPath) => {
         expect(chiSquareGoodnessOfFit(observed, skewed).statistic).toBeGreaterThan(chiSquareCritical999(degrees));
     });
 
+    it("uncalibrated, still decodes on the faster thread count: one for a sub-millisecond model", async () => {
+        // stories260K decodes a token in well under a millisecond on one thread, where a second thread
+        // only adds waiting (measured 25x slower on two cores); without the measurement it took them all.
+        const plain = await PresageEngine.load({ modelPath, calibrate: false, cacheDir: work });
+        try {
+            expect(plain.threads).toBe(1);
+        } finally {
+            await plain.dispose();
+        }
+    });
+
     it("stops on an AbortSignal and leaves the sequence reusable", async () => {
         const plain = await engine.generate({ prompt: prompts[1]!, maxTokens: 120 });
         const controller = new AbortController();
@@ -216,6 +227,17 @@ describeWithStories("engine on stories260K", (modelPath) => {
         expect(cut.stopReason).toBe("stop");
         expect(cut.text).toBe(plain.text.slice(0, plain.text.indexOf(stop)));
         expect(streamed).toBe(cut.text);
+    });
+
+    it("streams long answers piece by piece that add up to exactly the answer's text", async () => {
+        // Past the streamer's commit interval many times over, sampled so byte-fallback characters
+        // (spelled over several tokens) turn up, with and without guesses.
+        for (const [i, prompt] of prompts.entries())
+            for (const strategies of [["none"], ["ngram"]] as const) {
+                let streamed = "";
+                const result = await engine.generate({ prompt, maxTokens: 300, strategies: [...strategies], sampling: { temperature: 1.2, seed: 40 + i }, onStep: (e) => { streamed += e.text; } });
+                expect(streamed).toBe(result.text);
+            }
     });
 
     it("reports a clear error for a corrupt or truncated model file", async () => {

@@ -153,7 +153,9 @@ export class PresageEngine {
         const model = await loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers, onLoadProgress: options.onLoadProgress });
         let draftModel: LlamaModel | null = null;
         try {
-            const threads = options.threads ?? Math.max(1, llama.cpuMathCores);
+            // Uncalibrated (`presage generate` plainly), it still measures which of 1 and the math cores is
+            // faster for one-token decodes: two threads on a sub-millisecond model ran 25x slower here.
+            const threads = options.threads ?? (options.calibrate === false ? await fastestThreads(model, llama.cpuMathCores) : Math.max(1, llama.cpuMathCores));
             const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
             if (options.draftModelPath != null) {
                 draftModel = await loadModelFile(llama, options.draftModelPath, { gpuLayers: options.gpuLayers });
