@@ -24,7 +24,7 @@ for target in "${targets[@]}"; do
         | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.trim().split("\n")){const r=JSON.parse(l);const n=r.n_prompt||r.n_gen;console.log(JSON.stringify({tool:"llama-bench",model:process.argv[1],kind:r.n_prompt?"pp":"tg",rows:r.n_prompt?n:1,ms_per_batch:r.n_prompt?1000*n/r.avg_ts:1000/r.avg_ts}))}})' "$name"
     for k in 2 4; do
         "$bin/llama-speculative-simple" -m "$target" -md "$draft" -p "$prompt" -n "$tokens" --temp 0 -t "$threads" -td 1 \
-            --spec-type draft-simple --spec-draft-n-max "$k" -c 2048 --no-warmup 2>&1 \
+            --spec-type draft-simple --spec-draft-n-max "$k" -c 2048 2>&1 \
             | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const g=(re)=>Number((s.match(re)||[])[1]);console.log(JSON.stringify({tool:"llama-speculative-simple",model:process.argv[1],draftMax:Number(process.argv[2]),tokensPerSecond:g(/decoded\s+\d+ tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+)/),accept:g(/accept\s+=\s+([\d.]+)%/)}))})' "$name" "$k"
     done
     "$bin/llama-completion" -m "$target" -p "$prompt" -n "$tokens" --temp 0 -t "$threads" -c 2048 -no-cnv --no-warmup 2>&1 </dev/null \
