@@ -79,6 +79,16 @@ describe("HypothesisReducer", () => {
         expect(r.shouldQuery("ngram")).toBe(true);
     });
 
+    it("does not judge a source by its first, cold queries", () => {
+        const r = new HypothesisReducer(linear);
+        for (let i = 0; i < 8; i++) {
+            // The first two lookups run while V8 compiles them (3 ms); the rest take 10 µs.
+            r.recordDrafting("retrieval", i < 2 ? 3 : 0.01);
+            r.learn({ source: "retrieval", tokens: t(1), confidence: [0.5] }, i % 4 === 0 ? 1 : 0);
+        }
+        for (let i = 0; i < 4; i++) expect(r.shouldQuery("retrieval")).toBe(true);
+    });
+
     it("counts what verifying a source's chains cost: accepted tokens bought at a loss do not keep it asked", () => {
         const r = new HypothesisReducer(linear);
         for (let i = 0; i < 8; i++) {

@@ -27,6 +27,8 @@ export interface ReducerMemory {
 
 interface SourceUsage {
     calls: number;
+    /** Queries timed (all but the first few, see `recordDrafting`) and the ms they took. */
+    timed: number;
     ms: number;
     gained: number;
     /** What verifying its chains cost beyond the plain decode each of those steps replaced. */
@@ -35,6 +37,9 @@ interface SourceUsage {
     nextProbe: number;
     backoff: number;
 }
+
+/** Queries of a source not timed: they carry the JIT's first compilations (see `recordDrafting`). */
+const coldQueries = 2;
 
 export function createReducerMemory(): ReducerMemory {
     return { calibration: new Map(), usage: new Map(), clock: { steps: 0 }, steps: { plain: 1, verified: 1 } };
@@ -155,7 +160,7 @@ export class HypothesisReducer {
         const saved = (u.gained * plain - u.extraMs) / u.calls;
         // Drafting that is negligible beside a token is always worth it. On a model that decodes a
         // token in half a millisecond, a 40 µs lookup is not negligible: it must earn its keep.
-        const drafting = u.ms / u.calls;
+        const drafting = u.timed > 0 ? u.ms / u.timed : 0;
         if (saved >= drafting || drafting < 0.02 * plain) {
             u.backoff = 32;
             return true;
@@ -203,11 +208,17 @@ export class HypothesisReducer {
 
     /** Records the time `source` took to propose. */
     recordDrafting(source: DraftSource, ms: number): void {
-        const u = this.usage.get(source) ?? { calls: 0, ms: 0, gained: 0, extraMs: 0, nextProbe: 0, backoff: 32 };
+        const u = this.usage.get(source) ?? { calls: 0, timed: 0, ms: 0, gained: 0, extraMs: 0, nextProbe: 0, backoff: 32 };
         u.calls++;
-        u.ms += ms;
+        // A source's first queries run cold (V8 compiles a lookup as it first runs it: milliseconds
+        // against tens of microseconds later), which would shut out a new source on its first answer.
+        if (u.calls > coldQueries) {
+            u.timed++;
+            u.ms += ms;
+        }
         if (u.calls > 64) {
             u.calls /= 2;
+            u.timed /= 2;
             u.ms /= 2;
             u.gained /= 2;
             u.extraMs /= 2;
