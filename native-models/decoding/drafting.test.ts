@@ -11,7 +11,7 @@ describe("NgramDrafter", () => {
     it("continues a repeated phrase from the longest matching context", () => {
         const d = new NgramDrafter();
         const history = t(1, 2, 3, 4, 5, 9, 9, 1, 2, 3);
-        d.reset(history);
+        d.reset();
         const [h] = d.propose(history, 4);
         expect(h!.tokens).toEqual(t(4, 5, 9, 9));
         expect(h!.confidence.every((c) => c > 0 && c <= 1)).toBe(true);
@@ -20,11 +20,13 @@ describe("NgramDrafter", () => {
     it("learns from accepted tokens and proposes nothing for unseen contexts", () => {
         const d = new NgramDrafter({ minOrder: 2 });
         const history = t(7, 8);
-        d.reset(history);
+        d.reset();
         expect(d.propose(history, 4)).toEqual([]);
         history.push(...t(6, 7, 8));
-        d.observe(history);
+        d.observe();
         expect(d.propose(history, 1)[0]!.tokens).toEqual(t(6));
+        // A new history that is no extension of the old one (a shorter one) starts the tables over.
+        expect(d.propose(t(6, 7), 1)).toEqual([]);
     });
 });
 

@@ -23,7 +23,7 @@ const hashModulus = 68_719_476_731;
 
 /**
  * ANPD's adaptive multi-level n-gram: one successor table per context length, built over the prompt and
- * updated with every accepted token, so a conversation that repeats itself (code, names, quoted text) is
+ * every accepted token (brought up to date when asked for guesses), so a conversation that repeats itself (code, names, quoted text) is
  * guessed from its own words. Lookup goes from the longest context down (back-off); each guessed token
  * extends the context of the next one, giving a chain.
  */
@@ -40,18 +40,17 @@ export class NgramDrafter implements Drafter {
         this.maxOrder = options.maxOrder ?? 4;
         this.minOrder = options.minOrder ?? 1;
         this.minConfidence = options.minConfidence ?? 0.05;
-        this.reset([]);
+        this.reset();
     }
 
-    reset(history: readonly Token[]): void {
+    // Indexing waits for the next proposal: while hypothesis reduction is not asking this drafter (it
+    // did not pay on this text), keeping its tables current every step would cost a small model ~5%.
+    reset(): void {
         this.tables = Array.from({ length: this.maxOrder + 1 }, () => new Map());
         this.indexed = 0;
-        this.index(history);
     }
 
-    observe(history: readonly Token[]): void {
-        this.index(history);
-    }
+    observe(): void {}
 
     propose(history: readonly Token[], maxTokens: number): Hypothesis[] {
         this.index(history);
@@ -84,10 +83,7 @@ export class NgramDrafter implements Drafter {
     }
 
     private index(history: readonly Token[]): void {
-        if (history.length < this.indexed) {
-            this.reset(history);
-            return;
-        }
+        if (history.length < this.indexed) this.reset();
         const at = (i: number): Token => history[i]!;
         for (let end = Math.max(this.indexed, 1); end < history.length; end++) {
             const next = history[end]!;
