@@ -45,7 +45,11 @@ export interface App {
  * A real `presage serve` (in process, 127.0.0.1, a free port, a fresh SQLite file, stories260K loaded)
  * and headless Chromium showing its chat window.
  */
-export async function startApp(options: { width?: number; height?: number; colorScheme?: "light" | "dark" } = {}): Promise<App> {
+/**
+ * `calibrate: false` leaves the model's verification cost unmeasured: hypothesis reduction then asks
+ * every source and verifies every guess, so what a test sees does not hang on how busy the machine was.
+ */
+export async function startApp(options: { width?: number; height?: number; colorScheme?: "light" | "dark"; calibrate?: boolean } = {}): Promise<App> {
     const model = findStoriesModel();
     if (model == null) throw new Error("stories260K.gguf is not in the models folder: set PRESAGE_MODELS_DIR or run `npm run models:pull`.");
     const rendererDir = await buildRenderer();
@@ -54,7 +58,7 @@ export async function startApp(options: { width?: number; height?: number; color
         host: "127.0.0.1",
         port: 0,
         rendererDir,
-        services: { modelsDir: dirname(model), dbPath: join(dir, "presage.sqlite"), threads: 1, ingestWorkers: 1, cacheDir: join(dir, "cache") },
+        services: { modelsDir: dirname(model), dbPath: join(dir, "presage.sqlite"), threads: 1, ingestWorkers: 1, cacheDir: join(dir, "cache"), ...(options.calibrate === false ? { calibrate: false } : {}) },
         model
     });
     const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
