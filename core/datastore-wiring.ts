@@ -12,8 +12,7 @@ import { HistoryDrafter } from "../native-models/drafters/history-drafter.ts";
 import { RetrievalDrafter } from "../native-models/drafters/retrieval-drafter.ts";
 import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
 import { modelTokenizer, tokenizerIdentity } from "../native-models/runtime/tokenizer-identity.ts";
-
-const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+import { firstLine } from "./service-error.ts";
 
 /**
  * The module the ingestion workers tokenize with (native-models/runtime/vocab-tokenizer.ts). From
