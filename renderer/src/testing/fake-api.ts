@@ -1,5 +1,6 @@
 import { titleFrom } from "../../../datastore/conversations.ts";
 import { appMethods, appStreams, methodsOf } from "../../../core/api-contract.ts";
+import { defaultSettings } from "../../../core/settings-service.ts";
 import { ApiError, type Api } from "../lib/api.ts";
 import type {
     AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, DownloadProgress, EngineInfo, Message, ModelFile,
@@ -289,20 +290,8 @@ export class FakeApi extends RecordingApi implements Api {
     }
 }
 
-export const defaultTestSettings: Settings = {
-    strategies: { auto: true, draft: true, ngram: true, retrieval: true, history: true, "early-exit": false },
-    exact: false,
-    maxDraft: "auto",
-    sampling: { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 512, seed: null },
-    backend: "auto",
-    gpuLayers: "auto",
-    contextSize: "auto",
-    threads: 0,
-    targetModel: null,
-    draftModel: null,
-    theme: "light",
-    historyEnabled: true
-};
+/** The service's defaults, with a fixed theme so screenshots and tests do not follow the system's. */
+export const defaultTestSettings: Settings = { ...defaultSettings, theme: "light" };
 
 export function testEngine(): EngineInfo {
     return {
