@@ -163,7 +163,8 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         this.rowFirstLogit = start + from;
         this.rowOptions = options;
         const early = onePoolThread ? Math.min(drawNow, tokens.length - first) : 0;
-        this.rowLogit = await this.decodeChunk(ctx, chunk, logitRows, () => {
+        await this.decodeChunk(ctx, chunk, logitRows, (indexes) => {
+            this.rowLogit = indexes;
             for (let row = first; row < first + early; row++)
                 if (options[row] != null) this.early.set(row, this.sample(row));
         });
@@ -231,8 +232,8 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         this.samplers.length = 0;
     }
 
-    /** `queueBehind` runs right after the batch is queued: pool work it queues runs after the batch. */
-    private async decodeChunk(ctx: AddonContext, tokens: readonly Token[], logitRows: Uint32Array, queueBehind?: () => void): Promise<Uint32Array> {
+    /** `queueBehind` runs right after the batch is queued (with its logit indexes): pool work it queues runs after the batch. */
+    private async decodeChunk(ctx: AddonContext, tokens: readonly Token[], logitRows: Uint32Array, queueBehind?: (indexes: Uint32Array) => void): Promise<void> {
         const threads = this.threadsForRows?.(tokens.length);
         if (threads != null && threads !== this.currentThreads) {
             ctx.setThreads(threads);
@@ -242,10 +243,7 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         const indexes = ctx.addToBatch(this.s._sequenceId, this.evaluated.length, Uint32Array.from(tokens), logitRows);
         const t = performance.now();
         const decoding = ctx.decodeBatch();
-        if (queueBehind != null) {
-            this.rowLogit = indexes;
-            queueBehind();
-        }
+        queueBehind?.(indexes);
         try {
             await decoding;
         } catch (err) {
@@ -256,7 +254,6 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
             nativeClock.ms += performance.now() - t;
         }
         for (const t of tokens) this.evaluated.push(t);
-        return indexes;
     }
 
     private samplerFor(slot: number, options: GenerateNextOptions): AddonSampler {
