@@ -23,7 +23,6 @@ describe("NgramDrafter", () => {
         d.reset();
         expect(d.propose(history, 4)).toEqual([]);
         history.push(...t(6, 7, 8));
-        d.observe();
         expect(d.propose(history, 1)[0]!.tokens).toEqual(t(6));
         // A new history that is no extension of the old one (a shorter one) starts the tables over.
         expect(d.propose(t(6, 7), 1)).toEqual([]);

@@ -2,6 +2,7 @@ import type { Token } from "node-llama-cpp";
 import type { Drafter, Hypothesis } from "../drafters/drafter.ts";
 import { EngineError } from "../engine-error.ts";
 import type { HypothesisReducer, Reduction } from "../reduction/hypothesis-reducer.ts";
+import type { SpeculationGovernor } from "../reduction/speculation-governor.ts";
 import { PositionSampler, type SamplingOptions } from "./sampling.ts";
 import { StatsRecorder, type AnswerStats, type StepStats } from "./stats.ts";
 import type { Verifier } from "./verifier.ts";
@@ -33,7 +34,8 @@ export interface DecodeResult {
 /**
  * Presage's own decoding loop: ask the drafters for guesses, reduce them to one chain, verify it in one
  * batch, keep what the target agrees with. A step with no guesses is a plain one-token decode, so with
- * no drafters (or none that pay) this is llama.cpp's plain decoding.
+ * no drafters (or none that pay) this is llama.cpp's plain decoding. The governor, when given, times
+ * whole steps and has the loop skip the drafters altogether while guessing is slower than plain steps.
  */
 export class SpeculativeDecoder {
     constructor(
@@ -41,7 +43,8 @@ export class SpeculativeDecoder {
         private readonly drafters: readonly Drafter[],
         private readonly reducer: HypothesisReducer | null,
         private readonly baselineTokensPerSecond: number | null = null,
-        private readonly batchInvariant: boolean | null = null
+        private readonly batchInvariant: boolean | null = null,
+        private readonly governor: SpeculationGovernor | null = null
     ) {}
 
     async decode(prompt: readonly Token[], options: DecodeOptions): Promise<DecodeResult> {
@@ -107,18 +110,20 @@ export class SpeculativeDecoder {
                 break;
             }
             t = performance.now();
+            const guessing = this.drafters.length > 0 && (this.governor?.shouldGuess() ?? true);
             const limit = Math.min(remaining - 1, room - 1, cap);
-            const reduction = limit > 0 ? await this.guess(history, limit) : none;
+            const reduction = guessing && limit > 0 ? await this.guess(history, limit) : none;
             const drafted = performance.now();
             const pending = output[output.length - 1]!;
             const verdict = await this.verifier.verify(pending, reduction.tokens, sampler, output.length);
-            this.reducer?.learn(reduction, verdict.accepted);
             const before = output.length;
             append(verdict.tokens);
             if (cutAtStop()) history.length = prompt.length + output.length;
             const added = output.slice(before);
-            if (stopReason == null) for (const d of this.drafters) await d.observe(history, added);
-            this.reducer?.observeStep(reduction.tokens.length, performance.now() - drafted, reduction.source);
+            if (guessing && this.reducer != null) {
+                this.reducer.learn(reduction, verdict.accepted);
+                this.reducer.observeStep(reduction.tokens.length, performance.now() - drafted, reduction.source);
+            }
             const s: StepStats = {
                 step: step++,
                 drafted: reduction.tokens.length,
@@ -129,6 +134,8 @@ export class SpeculativeDecoder {
             };
             stats.record(s);
             onStep?.(s, output);
+            // The whole step, the caller's streaming included: fewer, longer steps stream less often too.
+            this.governor?.record(added.length, performance.now() - t);
         }
         return { tokens: output, stopReason: stopReason ?? "max-tokens", stats: stats.finish() };
     }

@@ -36,8 +36,6 @@ export class DraftModelDrafter implements Drafter {
         // Nothing to rebuild: the next proposal keeps whatever prefix still matches.
     }
 
-    observe(): void {}
-
     async propose(history: readonly Token[], maxTokens: number): Promise<Hypothesis[]> {
         const limit = Math.min(maxTokens, this.maxTokens, this.evaluator.contextSize - history.length - 2);
         if (limit <= 0 || history.length === 0) return [];

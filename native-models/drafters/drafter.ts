@@ -15,15 +15,15 @@ export interface Hypothesis {
 }
 
 /**
- * A source of guesses. The decoder owns the token history; a drafter only reads it.
- * `history` always holds every token in the target's context (prompt and accepted output).
+ * A source of guesses. The decoder owns the token history; a drafter only reads it, when asked for
+ * guesses: `history` always holds every token in the target's context (prompt and accepted output), and
+ * a drafter brings whatever it keeps up to date from it then. Nothing is pushed to drafters step by step,
+ * so steps that do not ask for guesses (a source backed off, a plain stretch) cost them nothing.
  */
 export interface Drafter {
     readonly source: DraftSource;
     /** Start over from this history (a new prompt, a new turn, or after a truncation). */
     reset(history: readonly Token[]): void | Promise<void>;
-    /** `accepted` were just appended to `history` by the target. */
-    observe(history: readonly Token[], accepted: readonly Token[]): void | Promise<void>;
     /** Guesses for what follows `history`, each at most `maxTokens` long; none when there is nothing to say. */
     propose(history: readonly Token[], maxTokens: number): Hypothesis[] | Promise<Hypothesis[]>;
     dispose(): void | Promise<void>;

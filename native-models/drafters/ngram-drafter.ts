@@ -50,8 +50,6 @@ export class NgramDrafter implements Drafter {
         this.indexed = 0;
     }
 
-    observe(): void {}
-
     propose(history: readonly Token[], maxTokens: number): Hypothesis[] {
         this.index(history);
         const tokens: Token[] = [];

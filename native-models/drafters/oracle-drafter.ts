@@ -17,8 +17,6 @@ export class OracleDrafter implements Drafter {
         this.promptLength = history.length - 1;
     }
 
-    observe(): void {}
-
     propose(history: readonly Token[], maxTokens: number): Hypothesis[] {
         const done = history.length - this.promptLength;
         for (let i = 0; i < done; i++) if (history[this.promptLength + i] !== this.expected[i]) return [];

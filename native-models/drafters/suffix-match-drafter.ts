@@ -82,8 +82,6 @@ export class SuffixMatchDrafter implements Drafter {
 
     reset(): void {}
 
-    observe(): void {}
-
     propose(history: readonly Token[], maxTokens: number): Hypothesis[] {
         if (maxTokens <= 0 || history.length === 0) return [];
         return continuationsToHypotheses(this.index.find(history, { ...this.lookupOptions, maxTokens }), this.source, this.minConfidence);

@@ -11,6 +11,9 @@ import { deriveEarlyExitDraft } from "../gguf/derive-draft.ts";
 import type { StrategyName } from "./strategy.ts";
 import { storyOpenings } from "../../bench/workloads/story.ts";
 import { expectSameOrNearTie, plainMargins } from "../testing/near-ties.ts";
+import type { Drafter } from "../drafters/drafter.ts";
+import { SpeculativeDecoder } from "../decoding/speculative-decoder.ts";
+import { SpeculationGovernor } from "../reduction/speculation-governor.ts";
 
 const work = mkdtempSync(join(tmpdir(), "presage-engine-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -61,6 +64,36 @@ describe("engine on a synthesized model (runs on any machine)", () => {
         expect(oracle.tokens).toEqual(plain.tokens);
         const other = await engine.generate({ prompt: "the cat", maxTokens: 40, sampling: { ...sampling, seed: 99 }, exact: true });
         expect(other.tokens).not.toEqual(plain.tokens);
+    });
+
+    it("skips drafters altogether while their guesses lose to plain steps, timed end to end", async () => {
+        const prompt = engine.tokenize("the cat");
+        const plain = await engine.exclusive(() => new SpeculativeDecoder(engine.verifier, [], null).decode(prompt, { maxTokens: 600 }));
+        // Long, confident, always-wrong chains from a drafter that takes half a millisecond to think:
+        // with no reduction to cut them, each guessing step costs a wide batch and yields one token.
+        let asked = 0;
+        const wrong: Drafter = {
+            source: "ngram",
+            reset() {},
+            dispose() {},
+            propose(history, maxTokens) {
+                asked++;
+                const until = performance.now() + 0.5;
+                while (performance.now() < until);
+                const tokens = Array.from({ length: Math.min(8, maxTokens) }, (_, i) => ((history.length + i) % 7) as Token);
+                return [{ source: "ngram", tokens, confidence: tokens.map(() => 0.99) }];
+            }
+        };
+        const decode = (governor: SpeculationGovernor | null) =>
+            engine.exclusive(() => new SpeculativeDecoder(engine.verifier, [wrong], null, null, null, governor).decode(prompt, { maxTokens: 600 }));
+        const ungoverned = await decode(null);
+        expect(asked).toBe(ungoverned.stats.steps - 1);
+        asked = 0;
+        const governed = await decode(new SpeculationGovernor());
+        // Back-offs of 64, 128 and 256 plain steps after each losing window of 32: about a fifth asked.
+        expect(asked / governed.stats.steps).toBeLessThan(0.3);
+        expect(governed.tokens).toEqual(plain.tokens);
+        expect(ungoverned.tokens).toEqual(plain.tokens);
     });
 });
 

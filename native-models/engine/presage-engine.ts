@@ -9,6 +9,7 @@ import type { Drafter, DraftSource } from "../drafters/drafter.ts";
 import { NgramDrafter } from "../drafters/ngram-drafter.ts";
 import { OracleDrafter } from "../drafters/oracle-drafter.ts";
 import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
+import { createGovernorMemory, SpeculationGovernor, type GovernorMemory } from "../reduction/speculation-governor.ts";
 import { presageCacheDir } from "../models-dir.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
 import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
@@ -125,6 +126,11 @@ export class PresageEngine {
     private readonly reducerMemory = createReducerMemory();
     /** Exact mode pays more for a plain step, so what pays off there is learned apart. */
     private readonly exactReducerMemory = createReducerMemory();
+    /**
+     * What whole steps cost with and without guessing, kept across answers for each set of sources (one
+     * that loses to plain steps must not hold back another that wins) and for exact mode apart.
+     */
+    private readonly governorMemories = new Map<string, GovernorMemory>();
     private earlyExit: { model: LlamaModel; context: LlamaContext } | null = null;
     private costModel: VerificationCostModel;
 
@@ -270,8 +276,11 @@ export class PresageEngine {
             const reducer = drafters.length === 0 || request.oracle != null
                 ? null
                 : new HypothesisReducer(cost, { maxDraft: request.maxDraft }, request.exact ? this.exactReducerMemory : this.reducerMemory);
+            // Measured against plain steps only on a calibrated model: before that the thread counts are
+            // not settled, and tests that need every step to guess load without calibration.
+            const governor = reducer != null && this.calibrated ? new SpeculationGovernor(this.governorMemory(drafters, request.exact ?? false)) : null;
             this.verifier.exact = request.exact ?? false;
-            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null, this.costModel.batchInvariant);
+            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null, this.costModel.batchInvariant, governor);
             const text = new TextStream(this.model, request.stopStrings ?? []);
             const onStep = request.onStep;
             const stopTokens = new Set(request.stopTokens ?? []);
@@ -299,6 +308,13 @@ export class PresageEngine {
         } finally {
             for (const d of drafters) if (!(d instanceof DraftModelDrafter)) await d.dispose();
         }
+    }
+
+    private governorMemory(drafters: readonly Drafter[], exact: boolean): GovernorMemory {
+        const key = `${exact ? "exact " : ""}${drafters.map((d) => d.source).sort().join("+")}`;
+        let memory = this.governorMemories.get(key);
+        if (memory == null) this.governorMemories.set(key, (memory = createGovernorMemory()));
+        return memory;
     }
 
     /** Measures the verification cost now (if `calibrate: false` was given at load, or to refresh it). */

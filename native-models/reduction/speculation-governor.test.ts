@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { createGovernorMemory, SpeculationGovernor } from "./speculation-governor.ts";
+
+/** Runs `steps` steps where guessing yields `guessTokens` a step in `guessMs` and a plain step 1 token in 1 ms. */
+function run(governor: SpeculationGovernor, steps: number, guessTokens: number, guessMs: number): { guessed: number } {
+    let guessed = 0;
+    for (let i = 0; i < steps; i++) {
+        if (governor.shouldGuess()) {
+            guessed++;
+            governor.record(guessTokens, guessMs);
+        } else governor.record(1, 1);
+    }
+    return { guessed };
+}
+
+describe("SpeculationGovernor", () => {
+    it("keeps guessing while it is faster than plain steps, measuring plain steps now and then", () => {
+        const g = new SpeculationGovernor();
+        // 1.5 tokens in 1.2 ms: 0.8 ms a token against 1 ms.
+        const { guessed } = run(g, 2000, 1.5, 1.2);
+        expect(guessed / 2000).toBeGreaterThan(0.95);
+        expect(g.rates().plain).toBeCloseTo(1, 5);
+        expect(g.rates().guessing).toBeCloseTo(0.8, 5);
+    });
+
+    it("switches to plain steps when guessing is slower, backing off longer each time it loses", () => {
+        const memory = createGovernorMemory();
+        const g = new SpeculationGovernor(memory);
+        // 1.05 tokens in 1.3 ms: guessing loses by a fifth.
+        const first = run(g, 200, 1.05, 1.3);
+        expect(memory.backoff).toBeGreaterThan(0);
+        const later = run(g, 4000, 1.05, 1.3);
+        // Each probe is one window of 32 steps after back-offs of 64, 128, … 2048 plain steps.
+        expect(later.guessed / 4000).toBeLessThan(0.06);
+        expect(first.guessed).toBeLessThan(200);
+        expect(memory.backoff).toBe(2048);
+    });
+
+    it("comes back to guessing when the text turns its way", () => {
+        const memory = createGovernorMemory();
+        const g = new SpeculationGovernor(memory);
+        run(g, 3000, 1, 1.5);
+        expect(memory.phase === "plain" || memory.backoff > 0).toBe(true);
+        // Now guesses pay (3 tokens a step): the next probe wins and the back-off is reset.
+        const { guessed } = run(g, 6000, 3, 1.2);
+        expect(memory.backoff).toBe(0);
+        expect(guessed / 6000).toBeGreaterThan(0.5);
+        const after = run(g, 1000, 3, 1.2);
+        expect(after.guessed / 1000).toBeGreaterThan(0.95);
+    });
+
+    it("judges each probe on its own steps, not on the losing ones before it", () => {
+        const memory = createGovernorMemory();
+        const g = new SpeculationGovernor(memory);
+        run(g, 3000, 1, 3);
+        // Drive to the start of the next guessing window.
+        while (!g.shouldGuess()) g.record(1, 1);
+        expect(memory.guessing.tokens).toBe(0);
+        run(g, 32, 2, 1);
+        expect(memory.phase).toBe("guessing");
+    });
+
+    it("learns from the steps it is told about, across decoders that share its memory", () => {
+        const memory = createGovernorMemory();
+        run(new SpeculationGovernor(memory), 300, 1, 2);
+        // A new answer's governor starts where the last one left off: still backed off.
+        const next = new SpeculationGovernor(memory);
+        expect(run(next, 64, 1, 2).guessed).toBeLessThan(64);
+    });
+});

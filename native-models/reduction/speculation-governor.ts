@@ -1,0 +1,125 @@
+/**
+ * What the governor has measured, kept from one answer to the next (the engine keeps one per loaded
+ * model, beside the reducer's memory).
+ */
+export interface GovernorMemory {
+    /** Decayed sums over recent steps of each kind: ms spent and tokens produced. */
+    guessing: Throughput;
+    plain: Throughput;
+    /** Where in the schedule the decoder is: the current phase and the steps left in it. */
+    phase: "guessing" | "plain";
+    stepsLeft: number;
+    /** Plain steps the next back-off lasts; doubles while guessing keeps losing. */
+    backoff: number;
+    /** Guessing windows since the plain rate was last measured. */
+    sinceRefresh: number;
+}
+
+interface Throughput {
+    ms: number;
+    tokens: number;
+}
+
+export interface SpeculationGovernorOptions {
+    /** Steps of guessing measured before each comparison (default 32). */
+    window?: number;
+    /** Plain steps measured to learn or refresh the plain rate (default 8). */
+    plainWindow?: number;
+    /** Guessing windows between refreshes of the plain rate (default 8). */
+    refreshEvery?: number;
+    /** First and longest back-off, in plain steps (defaults 64 and 2048). */
+    minBackoff?: number;
+    maxBackoff?: number;
+    /** Tokens of history each rate keeps: older steps are halved away (default 256). */
+    horizon?: number;
+}
+
+export function createGovernorMemory(window = 32): GovernorMemory {
+    return { guessing: { ms: 0, tokens: 0 }, plain: { ms: 0, tokens: 0 }, phase: "guessing", stepsLeft: window, backoff: 0, sinceRefresh: 0 };
+}
+
+/**
+ * Keeps `auto` (and every single strategy) from being slower than plain decoding, by measurement rather
+ * than by model. Hypothesis reduction decides each step from a cost model and learned acceptance; that
+ * model leaves out what a small model's loop really spends (lookups, awaits, draws, bookkeeping) and can
+ * be wrong for a while. The governor times whole steps, end to end, in two kinds: steps that ask the
+ * drafters, and plain one-token steps that skip them entirely; when guessing has produced tokens more
+ * slowly than plain steps, it switches to plain steps for a back-off that doubles while guessing keeps
+ * losing, then guesses for one window again. Plain steps are the baseline itself, so learning and
+ * refreshing the plain rate never costs speed against it, only some of the gain.
+ *
+ * Either kind of step leaves the output exactly as the target decides it: this only chooses how fast.
+ */
+export class SpeculationGovernor {
+    private readonly window: number;
+    private readonly plainWindow: number;
+    private readonly refreshEvery: number;
+    private readonly minBackoff: number;
+    private readonly maxBackoff: number;
+    private readonly horizon: number;
+
+    constructor(private readonly memory: GovernorMemory = createGovernorMemory(), options: SpeculationGovernorOptions = {}) {
+        this.window = options.window ?? 32;
+        this.plainWindow = options.plainWindow ?? 8;
+        this.refreshEvery = options.refreshEvery ?? 8;
+        this.minBackoff = options.minBackoff ?? 64;
+        this.maxBackoff = options.maxBackoff ?? 2048;
+        this.horizon = options.horizon ?? 256;
+    }
+
+    /** Whether the next step asks the drafters for guesses (else it is a plain one-token step). */
+    shouldGuess(): boolean {
+        return this.memory.phase === "guessing";
+    }
+
+    /** Records one whole step (drafting, verifying and the caller's streaming): `tokens` produced in `ms`. */
+    record(tokens: number, ms: number): void {
+        const m = this.memory;
+        if (tokens > 0 && ms >= 0) {
+            const rate = m.phase === "guessing" ? m.guessing : m.plain;
+            rate.ms += ms;
+            rate.tokens += tokens;
+            if (rate.tokens > this.horizon) {
+                rate.ms /= 2;
+                rate.tokens /= 2;
+            }
+        }
+        if (--m.stepsLeft > 0) return;
+        if (m.phase === "plain") {
+            this.enter("guessing", this.window);
+            return;
+        }
+        // A guessing window has ended: learn the plain rate first, refresh it now and then (it drifts
+        // with the context length and the machine's load), else compare.
+        if (m.plain.tokens === 0 || ++m.sinceRefresh >= this.refreshEvery) {
+            m.sinceRefresh = 0;
+            this.enter("plain", this.plainWindow);
+            return;
+        }
+        if (this.msPerToken(m.guessing) <= this.msPerToken(m.plain)) {
+            m.backoff = 0;
+            this.enter("guessing", this.window);
+            return;
+        }
+        m.backoff = Math.min(this.maxBackoff, m.backoff === 0 ? this.minBackoff : m.backoff * 2);
+        // What was measured while guessing lost is forgotten, so the next window is judged on its own.
+        m.guessing.ms = 0;
+        m.guessing.tokens = 0;
+        this.enter("plain", m.backoff);
+    }
+
+    /** ms per token of each kind of step, as measured so far (null where nothing was measured). */
+    rates(): { guessing: number | null; plain: number | null } {
+        const m = this.memory;
+        return { guessing: m.guessing.tokens > 0 ? this.msPerToken(m.guessing) : null, plain: m.plain.tokens > 0 ? this.msPerToken(m.plain) : null };
+    }
+
+    private msPerToken(rate: Throughput): number {
+        return rate.ms / rate.tokens;
+    }
+
+    private enter(phase: GovernorMemory["phase"], steps: number): void {
+        this.memory.phase = phase;
+        this.memory.stepsLeft = steps;
+    }
+}
