@@ -36,6 +36,21 @@ describe("SpeculationGovernor", () => {
         expect(memory.backoff).toBe(2048);
     });
 
+    it("is not fooled by a plain step caught by a collection or the scheduler", () => {
+        const memory = createGovernorMemory();
+        const g = new SpeculationGovernor(memory);
+        // The first plain window: one of its 8 steps stalls for 50 ms.
+        let plainSteps = 0;
+        while (plainSteps < 8) {
+            if (g.shouldGuess()) g.record(1.05, 1.3);
+            else g.record(1, plainSteps++ === 3 ? 50 : 1);
+        }
+        // Guessing still loses against the plain steps as they usually are: the next window backs off.
+        run(g, 40, 1.05, 1.3);
+        expect(memory.backoff).toBeGreaterThan(0);
+        expect(g.rates().plain).toBe(1);
+    });
+
     it("comes back to guessing when the text turns its way", () => {
         const memory = createGovernorMemory();
         const g = new SpeculationGovernor(memory);

@@ -3,9 +3,11 @@
  * model, beside the reducer's memory).
  */
 export interface GovernorMemory {
-    /** Decayed sums over recent steps of each kind: ms spent and tokens produced. */
+    /** Decayed sums over recent guessing steps: ms spent and tokens produced. */
     guessing: Throughput;
-    plain: Throughput;
+    /** ms per token of the most recent plain steps (a ring of `plainSamples`), and where the next goes. */
+    plain: number[];
+    plainNext: number;
     /** Where in the schedule the decoder is: the current phase and the steps left in it. */
     phase: "guessing" | "plain";
     stepsLeft: number;
@@ -30,12 +32,15 @@ export interface SpeculationGovernorOptions {
     /** First and longest back-off, in plain steps (defaults 64 and 2048). */
     minBackoff?: number;
     maxBackoff?: number;
-    /** Tokens of history each rate keeps: older steps are halved away (default 256). */
+    /** Tokens of guessing history kept: older steps are halved away (default 256). */
     horizon?: number;
 }
 
+/** Plain steps remembered: four refresh windows. */
+const plainSamples = 32;
+
 export function createGovernorMemory(window = 32): GovernorMemory {
-    return { guessing: { ms: 0, tokens: 0 }, plain: { ms: 0, tokens: 0 }, phase: "guessing", stepsLeft: window, backoff: 0, sinceRefresh: 0 };
+    return { guessing: { ms: 0, tokens: 0 }, plain: [], plainNext: 0, phase: "guessing", stepsLeft: window, backoff: 0, sinceRefresh: 0 };
 }
 
 /**
@@ -76,12 +81,16 @@ export class SpeculationGovernor {
     record(tokens: number, ms: number): void {
         const m = this.memory;
         if (tokens > 0 && ms >= 0) {
-            const rate = m.phase === "guessing" ? m.guessing : m.plain;
-            rate.ms += ms;
-            rate.tokens += tokens;
-            if (rate.tokens > this.horizon) {
-                rate.ms /= 2;
-                rate.tokens /= 2;
+            if (m.phase === "guessing") {
+                m.guessing.ms += ms;
+                m.guessing.tokens += tokens;
+                if (m.guessing.tokens > this.horizon) {
+                    m.guessing.ms /= 2;
+                    m.guessing.tokens /= 2;
+                }
+            } else {
+                m.plain[m.plainNext] = ms / tokens;
+                m.plainNext = (m.plainNext + 1) % plainSamples;
             }
         }
         if (--m.stepsLeft > 0) return;
@@ -91,12 +100,12 @@ export class SpeculationGovernor {
         }
         // A guessing window has ended: learn the plain rate first, refresh it now and then (it drifts
         // with the context length and the machine's load), else compare.
-        if (m.plain.tokens === 0 || ++m.sinceRefresh >= this.refreshEvery) {
+        if (m.plain.length === 0 || ++m.sinceRefresh >= this.refreshEvery) {
             m.sinceRefresh = 0;
             this.enter("plain", this.plainWindow);
             return;
         }
-        if (this.msPerToken(m.guessing) <= this.msPerToken(m.plain)) {
+        if (this.msPerToken(m.guessing) <= this.plainMsPerToken()) {
             m.backoff = 0;
             this.enter("guessing", this.window);
             return;
@@ -111,7 +120,18 @@ export class SpeculationGovernor {
     /** ms per token of each kind of step, as measured so far (null where nothing was measured). */
     rates(): { guessing: number | null; plain: number | null } {
         const m = this.memory;
-        return { guessing: m.guessing.tokens > 0 ? this.msPerToken(m.guessing) : null, plain: m.plain.tokens > 0 ? this.msPerToken(m.plain) : null };
+        return { guessing: m.guessing.tokens > 0 ? this.msPerToken(m.guessing) : null, plain: m.plain.length > 0 ? this.plainMsPerToken() : null };
+    }
+
+    /**
+     * The median plain step: plain windows are short (8 steps, a few milliseconds on a small model), and
+     * one step caught by a collection or the scheduler would otherwise make every guessing window look
+     * faster than plain decoding until it aged out. The median errs the other way, towards plain steps.
+     */
+    private plainMsPerToken(): number {
+        const sorted = this.memory.plain.slice().sort((a, b) => a - b);
+        const mid = sorted.length >> 1;
+        return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     }
 
     private msPerToken(rate: Throughput): number {
