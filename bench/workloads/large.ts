@@ -25,7 +25,7 @@ export const largeWorkload: Workload = {
             // A token takes ~0.2 s on this project's 2-core machine: few prompts, short answers.
             prompts: storyOpenings.slice(0, quick ? 1 : 2),
             maxTokens: quick ? 24 : 32,
-            rounds: quick ? 1 : 2,
+            rounds: quick ? 1 : 3,
             // No early exit here: its derived draft would be another 0.8 GB file for a drafter that
             // degenerates on untuned models (see the story and heavy rows).
             rows: [

@@ -23,9 +23,9 @@ export interface StepEvent extends StepStats {
     /** The text this step added (may be "" while a character or a stop string is incomplete). */
     text: string;
     /**
-     * The text of each token of the step, when they add up to `text` (for colouring tokens by
-     * source): with it the window colours exactly the accepted guesses apart from the target's own
-     * token; without it, the whole step by its source when `accepted > 0`.
+     * The text of each token of a step with accepted guesses, when they add up to `text` (for colouring
+     * tokens by source): with it the window colours exactly the accepted guesses apart from the target's
+     * own token; without it, the whole step by its source. Absent on steps that accepted no guess.
      */
     pieces?: string[];
 }

@@ -12,6 +12,7 @@ import type { StrategyName } from "./strategy.ts";
 import { storyOpenings } from "../../bench/workloads/story.ts";
 import { expectSameOrNearTie, plainMargins } from "../testing/near-ties.ts";
 import type { Drafter } from "../drafters/drafter.ts";
+import type { StepEvent } from "../decoding/stats.ts";
 import { SpeculativeDecoder } from "../decoding/speculative-decoder.ts";
 import { SpeculationGovernor } from "../reduction/speculation-governor.ts";
 
@@ -271,6 +272,20 @@ describeWithStories("engine on stories260K", (modelPath) => {
                 const result = await engine.generate({ prompt, maxTokens: 300, strategies: [...strategies], sampling: { temperature: 1.2, seed: 40 + i }, onStep: (e) => { streamed += e.text; } });
                 expect(streamed).toBe(result.text);
             }
+    });
+
+    it("gives each token's text on steps with accepted guesses only (the window colours those)", async () => {
+        const plain = await engine.generate({ prompt: prompts[0]!, maxTokens: 120 });
+        const steps: StepEvent[] = [];
+        await engine.generate({ prompt: prompts[0]!, maxTokens: 120, oracle: plain.tokens, maxDraft: 4, onStep: (e) => steps.push(e) });
+        const guessed = steps.filter((e) => e.accepted > 0 && e.text !== "");
+        expect(guessed.length).toBeGreaterThan(5);
+        for (const e of guessed) if (e.pieces != null) expect(e.pieces.join("")).toBe(e.text);
+        expect(guessed.filter((e) => e.pieces != null).length).toBeGreaterThan(guessed.length / 2);
+        const own: StepEvent[] = [];
+        await engine.generate({ prompt: prompts[0]!, maxTokens: 60, onStep: (e) => own.push(e) });
+        expect(own.length).toBeGreaterThan(10);
+        expect(own.every((e) => e.pieces === undefined)).toBe(true);
     });
 
     it("reports a clear error for a corrupt or truncated model file", async () => {

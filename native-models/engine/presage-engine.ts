@@ -294,7 +294,9 @@ export class PresageEngine {
                 onStep: onStep == null ? undefined : (step, out) => {
                     text.update(out);
                     const delta = text.delta();
-                    onStep({ ...step, text: delta, pieces: this.pieces(step.tokens, out, delta) });
+                    // Only accepted guesses are coloured apart from the target's own token: a step without
+                    // them needs no per-token text (a detokenize call per token, on every streamed step).
+                    onStep({ ...step, text: delta, pieces: step.accepted > 0 ? this.pieces(step.tokens, out, delta) : undefined });
                 }
             });
             const finalText = request.stopStrings?.length && result.stopReason === "stop" ? text.fullText : this.detokenize(result.tokens);

@@ -55,7 +55,7 @@ describe("SpeculationGovernor", () => {
         const memory = createGovernorMemory();
         const g = new SpeculationGovernor(memory);
         run(g, 3000, 1, 1.5);
-        expect(memory.phase === "plain" || memory.backoff > 0).toBe(true);
+        expect(memory.backoff).toBeGreaterThan(0);
         // Now guesses pay (3 tokens a step): the next probe wins and the back-off is reset.
         const { guessed } = run(g, 6000, 3, 1.2);
         expect(memory.backoff).toBe(0);
@@ -73,6 +73,26 @@ describe("SpeculationGovernor", () => {
         expect(memory.guessing.tokens).toBe(0);
         run(g, 32, 2, 1);
         expect(memory.phase).toBe("guessing");
+    });
+
+    it("on a slow model, drops a strategy that does not pay within about two seconds, and probes again within one", () => {
+        const memory = createGovernorMemory();
+        const g = new SpeculationGovernor(memory);
+        // 130 ms a plain token; guessing yields 1.1 tokens in 190 ms.
+        let elapsed = 0;
+        while (memory.phase !== "backoff") {
+            const guessing = g.shouldGuess();
+            g.record(guessing ? 1.1 : 1, guessing ? 190 : 130);
+            elapsed += guessing ? 190 : 130;
+        }
+        expect(elapsed).toBeLessThan(2200);
+        let plain = 0;
+        while (!g.shouldGuess()) {
+            g.record(1, 130);
+            plain += 130;
+        }
+        expect(plain).toBeGreaterThanOrEqual(1000);
+        expect(plain).toBeLessThan(1200);
     });
 
     it("learns from the steps it is told about, across decoders that share its memory", () => {

@@ -8,10 +8,14 @@ export interface GovernorMemory {
     /** ms per token of the most recent plain steps (a ring of `plainSamples`), and where the next goes. */
     plain: number[];
     plainNext: number;
-    /** Where in the schedule the decoder is: the current phase and the steps left in it. */
-    phase: "guessing" | "plain";
-    stepsLeft: number;
-    /** Plain steps the next back-off lasts; doubles while guessing keeps losing. */
+    /**
+     * Where in the schedule the decoder is: a window of guessing steps, a window of plain steps that
+     * measures the plain rate, or a back-off of plain steps after guessing lost. Steps and ms so far in it.
+     */
+    phase: "guessing" | "measuring" | "backoff";
+    steps: number;
+    ms: number;
+    /** Plain steps the current or next back-off lasts; doubles while guessing keeps losing. */
     backoff: number;
     /** Guessing windows since the plain rate was last measured. */
     sinceRefresh: number;
@@ -23,24 +27,28 @@ interface Throughput {
 }
 
 export interface SpeculationGovernorOptions {
-    /** Steps of guessing measured before each comparison (default 32). */
+    /** Steps of guessing measured before each comparison (default 32)... */
     window?: number;
-    /** Plain steps measured to learn or refresh the plain rate (default 8). */
+    /** ...or fewer on a slow model, once they have taken this long (default 500 ms, at least 8 steps). */
+    windowMs?: number;
+    /** Plain steps measured to learn or refresh the plain rate (default 8, or at least 3 within `windowMs`). */
     plainWindow?: number;
     /** Guessing windows between refreshes of the plain rate (default 8). */
     refreshEvery?: number;
-    /** First and longest back-off, in plain steps (defaults 64 and 2048). */
+    /** First and longest back-off, in plain steps (defaults 64 and 2048)... */
     minBackoff?: number;
     maxBackoff?: number;
+    /** ...or this many ms per step of it on a slow model (default 16: a second for the first). */
+    backoffMsPerStep?: number;
     /** Tokens of guessing history kept: older steps are halved away (default 256). */
     horizon?: number;
 }
 
-/** Plain steps remembered: four refresh windows. */
+/** Plain steps remembered: four measuring windows. */
 const plainSamples = 32;
 
-export function createGovernorMemory(window = 32): GovernorMemory {
-    return { guessing: { ms: 0, tokens: 0 }, plain: [], plainNext: 0, phase: "guessing", stepsLeft: window, backoff: 0, sinceRefresh: 0 };
+export function createGovernorMemory(): GovernorMemory {
+    return { guessing: { ms: 0, tokens: 0 }, plain: [], plainNext: 0, phase: "guessing", steps: 0, ms: 0, backoff: 0, sinceRefresh: 0 };
 }
 
 /**
@@ -50,25 +58,32 @@ export function createGovernorMemory(window = 32): GovernorMemory {
  * be wrong for a while. The governor times whole steps, end to end, in two kinds: steps that ask the
  * drafters, and plain one-token steps that skip them entirely; when guessing has produced tokens more
  * slowly than plain steps, it switches to plain steps for a back-off that doubles while guessing keeps
- * losing, then guesses for one window again. Plain steps are the baseline itself, so learning and
- * refreshing the plain rate never costs speed against it, only some of the gain.
+ * losing, then guesses for one window again. On a slow model windows and back-offs are bounded in time
+ * too (half a second of guessing and of measuring, a second for the first back-off), so a strategy that
+ * does not pay there is dropped within about two seconds and a wrong verdict costs about a second. Plain steps are the
+ * baseline itself, so learning and refreshing the plain rate never costs speed against it, only some of
+ * the gain.
  *
  * Either kind of step leaves the output exactly as the target decides it: this only chooses how fast.
  */
 export class SpeculationGovernor {
     private readonly window: number;
+    private readonly windowMs: number;
     private readonly plainWindow: number;
     private readonly refreshEvery: number;
     private readonly minBackoff: number;
     private readonly maxBackoff: number;
+    private readonly backoffMsPerStep: number;
     private readonly horizon: number;
 
     constructor(private readonly memory: GovernorMemory = createGovernorMemory(), options: SpeculationGovernorOptions = {}) {
         this.window = options.window ?? 32;
+        this.windowMs = options.windowMs ?? 500;
         this.plainWindow = options.plainWindow ?? 8;
         this.refreshEvery = options.refreshEvery ?? 8;
         this.minBackoff = options.minBackoff ?? 64;
         this.maxBackoff = options.maxBackoff ?? 2048;
+        this.backoffMsPerStep = options.backoffMsPerStep ?? 16;
         this.horizon = options.horizon ?? 256;
     }
 
@@ -93,28 +108,41 @@ export class SpeculationGovernor {
                 m.plainNext = (m.plainNext + 1) % plainSamples;
             }
         }
-        if (--m.stepsLeft > 0) return;
-        if (m.phase === "plain") {
-            this.enter("guessing", this.window);
-            return;
+        m.steps++;
+        m.ms += Math.max(0, ms);
+        switch (m.phase) {
+            case "guessing":
+                if (m.steps < this.window && (m.steps < 8 || m.ms < this.windowMs)) return;
+                // Learn the plain rate first, and refresh it now and then: it drifts with the context
+                // length and the machine's load.
+                if (m.plain.length === 0 || ++m.sinceRefresh >= this.refreshEvery) {
+                    m.sinceRefresh = 0;
+                    this.enter("measuring");
+                } else this.judge();
+                return;
+            case "measuring":
+                if (m.steps < this.plainWindow && (m.steps < 3 || m.ms < this.windowMs)) return;
+                this.judge();
+                return;
+            case "backoff":
+                if (m.steps < m.backoff && m.ms < m.backoff * this.backoffMsPerStep) return;
+                this.enter("guessing");
         }
-        // A guessing window has ended: learn the plain rate first, refresh it now and then (it drifts
-        // with the context length and the machine's load), else compare.
-        if (m.plain.length === 0 || ++m.sinceRefresh >= this.refreshEvery) {
-            m.sinceRefresh = 0;
-            this.enter("plain", this.plainWindow);
-            return;
-        }
-        if (this.msPerToken(m.guessing) <= this.plainMsPerToken()) {
+    }
+
+    /** Guesses on while guessing has been at least as fast as plain steps, else backs off. */
+    private judge(): void {
+        const m = this.memory;
+        if (m.guessing.tokens === 0 || this.msPerToken(m.guessing) <= this.plainMsPerToken()) {
             m.backoff = 0;
-            this.enter("guessing", this.window);
+            this.enter("guessing");
             return;
         }
         m.backoff = Math.min(this.maxBackoff, m.backoff === 0 ? this.minBackoff : m.backoff * 2);
         // What was measured while guessing lost is forgotten, so the next window is judged on its own.
         m.guessing.ms = 0;
         m.guessing.tokens = 0;
-        this.enter("plain", m.backoff);
+        this.enter("backoff");
     }
 
     /** ms per token of each kind of step, as measured so far (null where nothing was measured). */
@@ -138,8 +166,9 @@ export class SpeculationGovernor {
         return rate.ms / rate.tokens;
     }
 
-    private enter(phase: GovernorMemory["phase"], steps: number): void {
+    private enter(phase: GovernorMemory["phase"]): void {
         this.memory.phase = phase;
-        this.memory.stepsLeft = steps;
+        this.memory.steps = 0;
+        this.memory.ms = 0;
     }
 }
