@@ -36,6 +36,24 @@ describe("SpeculationGovernor", () => {
         expect(memory.backoff).toBe(2048);
     });
 
+    it("does not back off on a few steps that lose by less than their spread, but on many", () => {
+        const memory = createGovernorMemory();
+        const g = new SpeculationGovernor(memory);
+        // Guessing steps alternate 3 tokens and 1, each in 2.1 ms: 5% slower than 1 ms a plain token.
+        let guessingSteps = 0;
+        let firstBackoffAt = -1;
+        for (let i = 0; i < 600 && firstBackoffAt < 0; i++) {
+            if (g.shouldGuess()) g.record(guessingSteps++ % 2 === 0 ? 3 : 1, 2.1);
+            else g.record(1, 1);
+            if (memory.phase === "backoff") firstBackoffAt = guessingSteps;
+        }
+        // Not after the first window of 32 (the spread of 32 such steps is twice the loss)...
+        expect(firstBackoffAt).toBeGreaterThan(32);
+        // ...but once enough steps show it.
+        expect(firstBackoffAt).toBeGreaterThan(0);
+        expect(firstBackoffAt).toBeLessThan(300);
+    });
+
     it("is not fooled by a plain step caught by a collection or the scheduler", () => {
         const memory = createGovernorMemory();
         const g = new SpeculationGovernor(memory);

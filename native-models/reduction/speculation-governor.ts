@@ -3,7 +3,7 @@
  * model, beside the reducer's memory).
  */
 export interface GovernorMemory {
-    /** Decayed sums over recent guessing steps: ms spent and tokens produced. */
+    /** Decayed sums over recent guessing steps (tokens produced and ms spent, see `Throughput`). */
     guessing: Throughput;
     /** ms per token of the most recent plain steps (a ring of `plainSamples`), and where the next goes. */
     plain: number[];
@@ -21,9 +21,18 @@ export interface GovernorMemory {
     sinceRefresh: number;
 }
 
+/** Sums over steps of their tokens t and ms m, and of t², m² and t·m for the rate's standard error. */
 interface Throughput {
-    ms: number;
+    steps: number;
     tokens: number;
+    ms: number;
+    tt: number;
+    mm: number;
+    tm: number;
+}
+
+function emptyThroughput(): Throughput {
+    return { steps: 0, tokens: 0, ms: 0, tt: 0, mm: 0, tm: 0 };
 }
 
 export interface SpeculationGovernorOptions {
@@ -48,7 +57,7 @@ export interface SpeculationGovernorOptions {
 const plainSamples = 32;
 
 export function createGovernorMemory(): GovernorMemory {
-    return { guessing: { ms: 0, tokens: 0 }, plain: [], plainNext: 0, phase: "guessing", steps: 0, ms: 0, backoff: 0, sinceRefresh: 0 };
+    return { guessing: emptyThroughput(), plain: [], plainNext: 0, phase: "guessing", steps: 0, ms: 0, backoff: 0, sinceRefresh: 0 };
 }
 
 /**
@@ -97,12 +106,14 @@ export class SpeculationGovernor {
         const m = this.memory;
         if (tokens > 0 && ms >= 0) {
             if (m.phase === "guessing") {
-                m.guessing.ms += ms;
-                m.guessing.tokens += tokens;
-                if (m.guessing.tokens > this.horizon) {
-                    m.guessing.ms /= 2;
-                    m.guessing.tokens /= 2;
-                }
+                const g = m.guessing;
+                g.steps++;
+                g.tokens += tokens;
+                g.ms += ms;
+                g.tt += tokens * tokens;
+                g.mm += ms * ms;
+                g.tm += tokens * ms;
+                if (g.tokens > this.horizon) for (const key of Object.keys(g) as (keyof Throughput)[]) g[key] /= 2;
             } else {
                 m.plain[m.plainNext] = ms / tokens;
                 m.plainNext = (m.plainNext + 1) % plainSamples;
@@ -130,25 +141,35 @@ export class SpeculationGovernor {
         }
     }
 
-    /** Guesses on while guessing has been at least as fast as plain steps, else backs off. */
+    /**
+     * Guesses on while guessing has been at least as fast as plain steps; backs off once it is slower by
+     * more than its standard error (one step accepts four guesses, the next none: a few steps prove
+     * little, and a wrong back-off costs a model's real gains); in between, gathers more steps.
+     */
     private judge(): void {
         const m = this.memory;
-        if (m.guessing.tokens === 0 || this.msPerToken(m.guessing) <= this.plainMsPerToken()) {
+        const g = m.guessing;
+        const plainRate = 1 / this.plainMsPerToken();
+        const rate = g.ms > 0 ? g.tokens / g.ms : Infinity;
+        if (rate >= plainRate) {
             m.backoff = 0;
+            this.enter("guessing");
+            return;
+        }
+        if (rate + standardError(g, rate) >= plainRate) {
             this.enter("guessing");
             return;
         }
         m.backoff = Math.min(this.maxBackoff, m.backoff === 0 ? this.minBackoff : m.backoff * 2);
         // What was measured while guessing lost is forgotten, so the next window is judged on its own.
-        m.guessing.ms = 0;
-        m.guessing.tokens = 0;
+        m.guessing = emptyThroughput();
         this.enter("backoff");
     }
 
     /** ms per token of each kind of step, as measured so far (null where nothing was measured). */
     rates(): { guessing: number | null; plain: number | null } {
         const m = this.memory;
-        return { guessing: m.guessing.tokens > 0 ? this.msPerToken(m.guessing) : null, plain: m.plain.length > 0 ? this.plainMsPerToken() : null };
+        return { guessing: m.guessing.tokens > 0 ? m.guessing.ms / m.guessing.tokens : null, plain: m.plain.length > 0 ? this.plainMsPerToken() : null };
     }
 
     /**
@@ -162,13 +183,19 @@ export class SpeculationGovernor {
         return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     }
 
-    private msPerToken(rate: Throughput): number {
-        return rate.ms / rate.tokens;
-    }
-
     private enter(phase: GovernorMemory["phase"]): void {
         this.memory.phase = phase;
         this.memory.steps = 0;
         this.memory.ms = 0;
     }
+}
+
+/**
+ * Standard error of the ratio estimate tokens ÷ ms over the steps summed in `g` (the delta method: the
+ * spread of each step's tokens − rate × ms, over the mean ms a step).
+ */
+function standardError(g: Throughput, rate: number): number {
+    if (g.steps < 2 || g.ms <= 0) return Infinity;
+    const residuals = Math.max(0, g.tt - 2 * rate * g.tm + rate * rate * g.mm);
+    return Math.sqrt(residuals / (g.steps * (g.steps - 1))) / (g.ms / g.steps);
 }
