@@ -108,7 +108,8 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
     if (options.chatPath !== false) {
         log("# chat path: streamed API vs the engine");
         try {
-            report.chatPath = await measureChatPath({ rounds: options.quick ? 3 : 5 });
+            // A round is six answers of a fifth of a second: many rounds are cheap and steady the medians.
+            report.chatPath = await measureChatPath({ rounds: options.quick ? 5 : 11 });
         } catch (err) {
             report.errors.push({ workload: "chat-path", error: (err as Error).message });
         }

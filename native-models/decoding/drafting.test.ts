@@ -64,6 +64,23 @@ describe("HypothesisReducer", () => {
         expect(r.reduce([h], 8).tokens).toEqual([]);
     });
 
+    it("verifies guesses the calibration overpriced, once steps of that length show what they cost", () => {
+        // Calibrated at load in a noisy moment: a one-guess step said to cost twice a plain one.
+        const r = new HypothesisReducer(costs([1, 2, 2.4, 2.8, 3.2]));
+        const h = { source: "draft" as const, tokens: t(1), confidence: [0.7] };
+        expect(r.reduce([h], 8).tokens).toEqual([]);
+        // Steps of one guess really take 1.4 plain steps (and a rare one of two, 2.4, as measured).
+        for (let i = 0; i < 8; i++) {
+            r.observeStep(0, 1);
+            r.observeStep(1, 1.4);
+        }
+        r.observeStep(2, 2.4);
+        expect(r.reduce([h], 8).tokens).toEqual(t(1));
+        // A length seen fewer than four times keeps the measured cost (and is never guessed cheaper).
+        const two = { source: "draft" as const, tokens: t(1, 2), confidence: [0.7, 0.7] };
+        expect(r.reduce([two], 8).tokens.length).toBe(1);
+    });
+
     it("stops asking a source whose drafting costs more than it saves", () => {
         const r = new HypothesisReducer(linear);
         for (let i = 0; i < 8; i++) {

@@ -20,9 +20,10 @@ export interface ReducerMemory {
     clock: { steps: number };
     /**
      * What steps really cost against the cost model's prediction (moving averages of actual ÷ measured):
-     * plain steps, and steps that verified guesses (extra draws, erasing, more tokens to observe).
+     * plain steps, steps that verified guesses (extra draws, erasing, more tokens to observe), and the
+     * latter by how many guesses they verified (`byGuesses[k]`, with how many steps it has seen).
      */
-    steps: { plain: number; verified: number };
+    steps: { plain: number; verified: number; byGuesses: { ratio: number; seen: number }[] };
 }
 
 interface SourceUsage {
@@ -38,11 +39,14 @@ interface SourceUsage {
     backoff: number;
 }
 
+/** Steps of one length seen before their own cost replaces the model's (see `verifyCost`). */
+const minSeen = 4;
+
 /** Queries of a source not timed: they carry the JIT's first compilations (see `recordDrafting`). */
 const coldQueries = 2;
 
 export function createReducerMemory(): ReducerMemory {
-    return { calibration: new Map(), usage: new Map(), clock: { steps: 0 }, steps: { plain: 1, verified: 1 } };
+    return { calibration: new Map(), usage: new Map(), clock: { steps: 0 }, steps: { plain: 1, verified: 1, byGuesses: [] } };
 }
 
 export interface HypothesisReducerOptions {
@@ -88,7 +92,6 @@ export class HypothesisReducer {
         const cap = Math.min(limit, this.maxDraft);
         let best: Reduction = { source: null, tokens: [], confidence: [] };
         let bestRate = 1 / this.cost.cost(0);
-        const dearer = this.verifiedCostScale();
         for (const h of hypotheses) {
             const scale = this.scale(h.source);
             let expected = 1;
@@ -97,7 +100,7 @@ export class HypothesisReducer {
             for (let i = 0; i < n; i++) {
                 survive *= Math.min(0.98, Math.max(0, h.confidence[i]! * scale));
                 expected += survive;
-                const rate = expected / (this.cost.cost(i + 1) * dearer);
+                const rate = expected / this.verifyCost(i + 1);
                 if (rate > bestRate) {
                     bestRate = rate;
                     best = { source: h.source, tokens: h.tokens.slice(0, i + 1), confidence: h.confidence.slice(0, i + 1) };
@@ -131,11 +134,10 @@ export class HypothesisReducer {
         let survive = 1;
         let bestRate = 1 / this.cost.cost(0);
         let best = 1;
-        const dearer = this.verifiedCostScale();
         for (let k = 1; k <= cap; k++) {
             survive *= survival;
             expected += survive;
-            const rate = expected / (this.cost.cost(k) * dearer);
+            const rate = expected / this.verifyCost(k);
             if (rate > bestRate) {
                 bestRate = rate;
                 best = k;
@@ -186,6 +188,9 @@ export class HypothesisReducer {
         if (guesses === 0) this.steps.plain = 0.95 * this.steps.plain + 0.05 * (ms / predicted);
         else {
             this.steps.verified = 0.9 * this.steps.verified + 0.1 * (ms / predicted);
+            const k = (this.steps.byGuesses[guesses] ??= { ratio: 0, seen: 0 });
+            k.ratio = k.seen === 0 ? ms / predicted : 0.9 * k.ratio + 0.1 * (ms / predicted);
+            k.seen++;
             const u = source == null ? undefined : this.usage.get(source);
             if (u != null) u.extraMs += Math.max(0, ms - this.plainStepMs());
         }
@@ -196,9 +201,21 @@ export class HypothesisReducer {
         return this.cost.cost(0) * this.steps.plain;
     }
 
-    /** How much dearer verified steps really are than the cost model says, beside plain steps (at least 1). */
-    private verifiedCostScale(): number {
-        return Math.max(1, this.steps.verified / Math.max(1e-9, this.steps.plain));
+    /**
+     * What verifying k guesses really costs here: the cost model's measured batch, scaled by how verified
+     * steps compare with plain steps in this session. Once steps of k guesses have been seen, by what they
+     * took, either way: a calibration at load is a few decodes, and on a CPU model one noisy moment there
+     * (a two-row batch measured at 2.0× a token instead of 1.6×) would keep a good draft model from being
+     * verified for the whole session. Until then by all verified steps, and never below the measured
+     * batch, so an unseen length is not guessed cheap. Never below a plain step either.
+     */
+    private verifyCost(k: number): number {
+        const plain = Math.max(1e-9, this.steps.plain);
+        const seen = this.steps.byGuesses[k];
+        const scale = seen != null && seen.seen >= minSeen
+            ? Math.min(4, Math.max(0.5, seen.ratio / plain))
+            : Math.max(1, this.steps.verified / plain);
+        return Math.max(this.cost.cost(0), this.cost.cost(k) * scale);
     }
 
     /** Advances the probing clock; the decoder calls it once per step. */
