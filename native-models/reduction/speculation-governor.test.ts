@@ -54,6 +54,27 @@ describe("SpeculationGovernor", () => {
         expect(firstBackoffAt).toBeLessThan(300);
     });
 
+    it("costs under 1% on a source that is about even (slightly slower, noisily)", () => {
+        // Each guessing step yields 2 tokens with probability 0.3, else 1, in `ms`: 2–5% slower than 1 ms
+        // a plain token, and a window of 32 such steps is faster by chance a third of the time. Were a
+        // chance win to reset the back-off, it would be probed at the shortest one for good.
+        for (const ms of [1.33, 1.36]) {
+            const g = new SpeculationGovernor(createGovernorMemory());
+            let seed = 12345;
+            const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+            let tokens = 0;
+            let elapsed = 0;
+            for (let i = 0; i < 40_000; i++) {
+                const guessing = g.shouldGuess();
+                const t = guessing && random() < 0.3 ? 2 : 1;
+                g.record(t, guessing ? ms : 1);
+                tokens += t;
+                elapsed += guessing ? ms : 1;
+            }
+            expect(tokens / elapsed, `guessing steps of ${ms} ms`).toBeGreaterThan(0.993);
+        }
+    });
+
     it("is not fooled by a plain step caught by a collection or the scheduler", () => {
         const memory = createGovernorMemory();
         const g = new SpeculationGovernor(memory);

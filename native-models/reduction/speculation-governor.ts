@@ -151,12 +151,12 @@ export class SpeculationGovernor {
         const g = m.guessing;
         const plainRate = 1 / this.plainMsPerToken();
         const rate = g.ms > 0 ? g.tokens / g.ms : Infinity;
-        if (rate >= plainRate) {
-            m.backoff = 0;
-            this.enter("guessing");
-            return;
-        }
-        if (rate + standardError(g, rate) >= plainRate) {
+        const error = standardError(g, rate);
+        if (rate + error >= plainRate) {
+            // Faster, or too close to tell: guess on. Only a clear win forgets past losses, else a source
+            // that is about even (its lookups cost what its rare accepted guesses save) would win a window
+            // by chance every few probes and be probed at the shortest back-off for good.
+            if (rate - error > plainRate) m.backoff = 0;
             this.enter("guessing");
             return;
         }
