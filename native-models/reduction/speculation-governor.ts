@@ -35,23 +35,31 @@ function emptyThroughput(): Throughput {
     return { steps: 0, tokens: 0, ms: 0, tt: 0, mm: 0, tm: 0 };
 }
 
-export interface SpeculationGovernorOptions {
-    /** Steps of guessing measured before each comparison (default 32)... */
-    window?: number;
-    /** ...or fewer on a slow model, once they have taken this long (default 500 ms, at least 8 steps). */
-    windowMs?: number;
-    /** Plain steps measured to learn or refresh the plain rate (default 8, or at least 3 within `windowMs`). */
-    plainWindow?: number;
-    /** Guessing windows between refreshes of the plain rate (default 8). */
-    refreshEvery?: number;
-    /** First and longest back-off, in plain steps (defaults 64 and 2048)... */
-    minBackoff?: number;
-    maxBackoff?: number;
-    /** ...or this many ms per step of it on a slow model (default 16: a second for the first). */
-    backoffMsPerStep?: number;
-    /** Tokens of guessing history kept: older steps are halved away (default 256). */
-    horizon?: number;
+function halve(g: Throughput): void {
+    g.steps /= 2;
+    g.tokens /= 2;
+    g.ms /= 2;
+    g.tt /= 2;
+    g.mm /= 2;
+    g.tm /= 2;
 }
+
+/** Steps of guessing measured before each comparison... */
+const guessWindow = 32;
+/** ...or fewer on a slow model, at least 8, once they have taken this long; also bounds a measuring window. */
+const windowMs = 500;
+const minWindow = 8;
+/** Plain steps measured to learn or refresh the plain rate (at least 3 within `windowMs`). */
+const plainWindow = 8;
+const minPlainWindow = 3;
+/** Guessing windows between refreshes of the plain rate. */
+const refreshEvery = 8;
+/** First and longest back-off, in plain steps, or this many ms per step of it on a slow model. */
+const minBackoff = 64;
+const maxBackoff = 2048;
+const backoffMsPerStep = 16;
+/** Tokens of guessing history kept: older steps are halved away. */
+const horizon = 256;
 
 /** Plain steps remembered: four measuring windows. */
 const plainSamples = 32;
@@ -76,25 +84,7 @@ export function createGovernorMemory(): GovernorMemory {
  * Either kind of step leaves the output exactly as the target decides it: this only chooses how fast.
  */
 export class SpeculationGovernor {
-    private readonly window: number;
-    private readonly windowMs: number;
-    private readonly plainWindow: number;
-    private readonly refreshEvery: number;
-    private readonly minBackoff: number;
-    private readonly maxBackoff: number;
-    private readonly backoffMsPerStep: number;
-    private readonly horizon: number;
-
-    constructor(private readonly memory: GovernorMemory = createGovernorMemory(), options: SpeculationGovernorOptions = {}) {
-        this.window = options.window ?? 32;
-        this.windowMs = options.windowMs ?? 500;
-        this.plainWindow = options.plainWindow ?? 8;
-        this.refreshEvery = options.refreshEvery ?? 8;
-        this.minBackoff = options.minBackoff ?? 64;
-        this.maxBackoff = options.maxBackoff ?? 2048;
-        this.backoffMsPerStep = options.backoffMsPerStep ?? 16;
-        this.horizon = options.horizon ?? 256;
-    }
+    constructor(private readonly memory: GovernorMemory = createGovernorMemory()) {}
 
     /** Whether the next step asks the drafters for guesses (else it is a plain one-token step). */
     shouldGuess(): boolean {
@@ -113,7 +103,7 @@ export class SpeculationGovernor {
                 g.tt += tokens * tokens;
                 g.mm += ms * ms;
                 g.tm += tokens * ms;
-                if (g.tokens > this.horizon) for (const key of Object.keys(g) as (keyof Throughput)[]) g[key] /= 2;
+                if (g.tokens > horizon) halve(g);
             } else {
                 m.plain[m.plainNext] = ms / tokens;
                 m.plainNext = (m.plainNext + 1) % plainSamples;
@@ -123,20 +113,20 @@ export class SpeculationGovernor {
         m.ms += Math.max(0, ms);
         switch (m.phase) {
             case "guessing":
-                if (m.steps < this.window && (m.steps < 8 || m.ms < this.windowMs)) return;
+                if (m.steps < guessWindow && (m.steps < minWindow || m.ms < windowMs)) return;
                 // Learn the plain rate first, and refresh it now and then: it drifts with the context
                 // length and the machine's load.
-                if (m.plain.length === 0 || ++m.sinceRefresh >= this.refreshEvery) {
+                if (m.plain.length === 0 || ++m.sinceRefresh >= refreshEvery) {
                     m.sinceRefresh = 0;
                     this.enter("measuring");
                 } else this.judge();
                 return;
             case "measuring":
-                if (m.steps < this.plainWindow && (m.steps < 3 || m.ms < this.windowMs)) return;
+                if (m.steps < plainWindow && (m.steps < minPlainWindow || m.ms < windowMs)) return;
                 this.judge();
                 return;
             case "backoff":
-                if (m.steps < m.backoff && m.ms < m.backoff * this.backoffMsPerStep) return;
+                if (m.steps < m.backoff && m.ms < m.backoff * backoffMsPerStep) return;
                 this.enter("guessing");
         }
     }
@@ -160,7 +150,7 @@ export class SpeculationGovernor {
             this.enter("guessing");
             return;
         }
-        m.backoff = Math.min(this.maxBackoff, m.backoff === 0 ? this.minBackoff : m.backoff * 2);
+        m.backoff = Math.min(maxBackoff, m.backoff === 0 ? minBackoff : m.backoff * 2);
         // What was measured while guessing lost is forgotten, so the next window is judged on its own.
         m.guessing = emptyThroughput();
         this.enter("backoff");
