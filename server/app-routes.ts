@@ -45,7 +45,7 @@ export function appRoutes({ api, maxBodyBytes }: AppRoutesOptions): Route[] {
         try {
             await api.sendMessage(conversationId as string, request as SendMessageRequest, (event: AnswerEvent) => {
                 const { type, ...data } = event;
-                sse.event(type, data);
+                sse.event(type, data, { hold: type === "step" });
             }, { signal: ctx.signal });
         } finally {
             if (sse.isStarted) sse.end();

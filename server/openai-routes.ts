@@ -146,7 +146,7 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
         try {
             const result = await shape.run((text) => {
                 open();
-                sse.data(shape.piece(text));
+                sse.text(text, shape.piece);
             });
             if (ctx.signal.aborted) return;
             open();

@@ -30,12 +30,12 @@ const events = (text: string) => [...text.matchAll(/data: (\d+)/g)].map((m) => N
 
 it("sends the first event at once and events written step by step in one write, in order, all flushed at the end", async () => {
     const { chunks, marks } = await stream(async (sse, mark) => {
-        sse.data(0);
+        sse.data(0, { hold: true });
         await new Promise((r) => setTimeout(r, 150));
         mark("burst");
         // One event per turn of the event loop, as a decoder yields between steps.
         for (let i = 1; i <= 200; i++) {
-            sse.data(i);
+            sse.data(i, { hold: true });
             await new Promise((r) => setImmediate(r));
         }
     }, 5_000);
@@ -50,12 +50,42 @@ it("sends the first event at once and events written step by step in one write, 
 
 it("writes what is held back once its interval has passed, without waiting for the end", async () => {
     const { chunks, marks } = await stream(async (sse, mark) => {
-        sse.data(0);
-        sse.data(1);
+        sse.data(0, { hold: true });
+        sse.data(1, { hold: true });
         await new Promise((r) => setTimeout(r, 200));
         mark("end");
     }, 20);
     const second = chunks.find((c) => events(c.text).includes(1))!;
     expect(second.at).toBeLessThan(marks.get("end")!);
     expect(events(chunks.map((c) => c.text).join(""))).toEqual([0, 1]);
+});
+
+it("writes an event that is not held at once, and it holds back no held event after it", async () => {
+    const { chunks, marks } = await stream(async (sse, mark) => {
+        // As an answer stream: "start" at once, then the first step a few milliseconds later.
+        sse.event("start", {});
+        await new Promise((r) => setTimeout(r, 30));
+        sse.event("step", { n: 1 }, { hold: true });
+        await new Promise((r) => setTimeout(r, 300));
+        mark("end");
+    }, 5_000);
+    const step = chunks.find((c) => c.text.includes("event: step"))!;
+    expect(step.at).toBeLessThan(marks.get("end")!);
+    expect(chunks.map((c) => c.text).join("")).toMatch(/event: start[\s\S]*event: step/);
+});
+
+it("joins text pieces held together into one event, in order with the events around them", async () => {
+    const frame = (text: string) => ({ text });
+    const { chunks } = await stream(async (sse) => {
+        sse.data("first");
+        for (let i = 0; i < 100; i++) {
+            sse.text(`p${i} `, frame);
+            await new Promise((r) => setImmediate(r));
+        }
+        sse.data("last");
+    }, 5_000);
+    const all = chunks.map((c) => c.text).join("");
+    const events = [...all.matchAll(/data: (.*)\n\n/g)].map((m) => m[1]!);
+    // The first piece went out at once; the 99 after it within the interval, as one event.
+    expect(events).toEqual(["first", JSON.stringify({ text: "p0 " }), JSON.stringify({ text: Array.from({ length: 99 }, (_, i) => `p${i + 1} `).join("") }), "last"]);
 });

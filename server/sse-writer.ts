@@ -4,13 +4,24 @@ export interface SseWriterOptions {
     /** A comment line this often keeps idle proxies from closing the stream. */
     heartbeatMs?: number;
     /**
-     * Events written within this long of the last flush go out together in one socket write, at the
-     * end of the interval (default 16 ms, one display frame). A small model streams a step every
-     * fraction of a millisecond, and one write (and one read on the client) per step cost the chat
-     * path a quarter of the engine's speed; no reader can tell 16 ms apart. The first event after a
-     * quiet interval goes out at once, so time to first token is not delayed.
+     * Held events (an answer's steps and text) written within this long of the last flush of held
+     * events go out together in one socket write, at the end of the interval (default 16 ms, one
+     * display frame). A small model streams a step every fraction of a millisecond, and one write (and
+     * one read on the client) per step cost the chat path a quarter of the engine's speed; no reader
+     * can tell 16 ms apart. The first held event after a quiet interval goes out at once, so time to
+     * first token is not delayed.
      */
     coalesceMs?: number;
+}
+
+/** How an event is written. */
+export interface SseEventOptions {
+    /**
+     * Held with the events around it (see `coalesceMs`): for the many small events of an answer. Other
+     * events go out at once, with whatever was held before them, and start no interval: a stream's
+     * "start" event does not hold back its first text.
+     */
+    hold?: boolean;
 }
 
 /**
@@ -21,8 +32,13 @@ export class SseWriter {
     private started = false;
     private heartbeat: NodeJS.Timeout | null = null;
     private pending = "";
+    /** Pieces of text not yet rendered into `pending`, and the event they go out as. */
+    private pendingText = "";
+    private pendingFrame: ((text: string) => unknown) | null = null;
     private flushTimer: NodeJS.Timeout | null = null;
-    private lastFlush = -Infinity;
+    private flushQueued = false;
+    /** When held events last went out. */
+    private lastHeldFlush = -Infinity;
     private readonly coalesceMs: number;
 
     constructor(private readonly res: ServerResponse, private readonly options: SseWriterOptions = {}) {
@@ -46,44 +62,86 @@ export class SseWriter {
         this.res.socket?.setNoDelay(true);
         this.res.write(": presage\n\n");
         if (this.options.heartbeatMs != null)
-            this.heartbeat = setInterval(() => this.write(": keep-alive\n\n"), this.options.heartbeatMs).unref();
+            this.heartbeat = setInterval(() => this.write(": keep-alive\n\n", false), this.options.heartbeatMs).unref();
     }
 
     /** `event: name` + `data: json` (the app API's streams). */
-    event(name: string, data: unknown): void {
+    event(name: string, data: unknown, options: SseEventOptions = {}): void {
         this.start();
-        this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+        this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`, options.hold ?? false);
     }
 
     /** A bare `data:` line (OpenAI's streams); `[DONE]` is written as is. */
-    data(data: unknown): void {
+    data(data: unknown, options: SseEventOptions = {}): void {
         this.start();
-        this.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+        this.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`, options.hold ?? false);
+    }
+
+    /**
+     * A piece of streamed text as a bare `data:` event, `frame(text)` as JSON, held. Pieces written one
+     * after another within one interval go out as one event with their text joined, so a client parses
+     * one chunk a display frame rather than one a token (a stream's text is the same either way;
+     * OpenAI's own streams carry several tokens in a chunk at times).
+     */
+    text(piece: string, frame: (text: string) => unknown): void {
+        this.start();
+        if (this.closed) return;
+        if (this.pendingFrame !== frame) this.renderText();
+        this.pendingText += piece;
+        this.pendingFrame = frame;
+        this.schedule();
     }
 
     /** Writes what is held back, then ends the response. */
     end(): void {
         if (this.heartbeat != null) clearInterval(this.heartbeat);
-        this.flush();
+        this.flush(false);
         if (!this.res.writableEnded) this.res.end();
     }
 
-    private write(text: string): void {
-        if (this.res.writableEnded || this.res.destroyed) return;
-        this.pending += text;
-        if (this.flushTimer != null) return;
-        const wait = this.lastFlush + this.coalesceMs - performance.now();
-        if (wait <= 0) this.flush();
-        else this.flushTimer = setTimeout(() => this.flush(), wait);
+    private get closed(): boolean {
+        return this.res.writableEnded || this.res.destroyed;
     }
 
-    private flush(): void {
+    private write(text: string, hold: boolean): void {
+        if (this.closed) return;
+        this.renderText();
+        this.pending += text;
+        if (hold) this.schedule();
+        else this.flush(false);
+    }
+
+    private renderText(): void {
+        if (this.pendingFrame == null) return;
+        this.pending += `data: ${JSON.stringify(this.pendingFrame(this.pendingText))}\n\n`;
+        this.pendingText = "";
+        this.pendingFrame = null;
+    }
+
+    private schedule(): void {
+        if (this.flushTimer != null || this.flushQueued) return;
+        const wait = this.lastHeldFlush + this.coalesceMs - performance.now();
+        if (wait > 0) this.flushTimer = setTimeout(() => this.flush(true), wait);
+        else {
+            // At the end of this turn rather than now: what is written with it (a chat stream's role
+            // chunk and its first text) goes out together.
+            this.flushQueued = true;
+            queueMicrotask(() => {
+                if (this.flushQueued) this.flush(true);
+            });
+        }
+    }
+
+    /** `held`: the interval's flush, which starts the next interval. */
+    private flush(held: boolean): void {
         if (this.flushTimer != null) clearTimeout(this.flushTimer);
         this.flushTimer = null;
-        this.lastFlush = performance.now();
+        this.flushQueued = false;
+        if (held) this.lastHeldFlush = performance.now();
+        this.renderText();
         if (this.pending === "") return;
         const text = this.pending;
         this.pending = "";
-        if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+        if (!this.closed) this.res.write(text);
     }
 }
