@@ -11,6 +11,8 @@ export interface StrategyResult {
     strategy: string;
     /** Median over prompts and rounds of (fastest plain decoding's time ÷ this row's time), same round. */
     speedup: number;
+    /** The quartiles of those ratios: how much single answers move on this machine. */
+    speedupQuartiles: [number, number];
     tokensPerSecond: number;
     meanAcceptedLength: number;
     acceptanceRate: number;
@@ -109,7 +111,7 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
         log("# chat path: streamed API vs the engine");
         try {
             // A round is six answers of a fifth of a second: many rounds are cheap and steady the medians.
-            report.chatPath = await measureChatPath({ rounds: options.quick ? 5 : 11 });
+            report.chatPath = await measureChatPath({ rounds: options.quick ? 11 : 31 });
         } catch (err) {
             report.errors.push({ workload: "chat-path", error: (err as Error).message });
         }
@@ -189,7 +191,7 @@ async function runWorkload(
         const reference = row.name === "llamacompletion";
         return {
             strategy: row.name,
-            speedup: median(roundTimes.map((times) => times.get(baselineName)! / times.get(row.name)!)),
+            ...speedupOf(roundTimes.map((times) => times.get(baselineName)! / times.get(row.name)!)),
             tokensPerSecond: rate(row.name),
             meanAcceptedLength: median(s.map((x) => x.meanAcceptedLength)),
             acceptanceRate: drafted > 0 ? s.reduce((a, x) => a + x.accepted, 0) / drafted : 0,
@@ -281,9 +283,34 @@ async function llamaCompletion(context: LlamaContext, prompt: readonly Token[], 
     }
 }
 
+function speedupOf(ratios: number[]): Pick<StrategyResult, "speedup" | "speedupQuartiles"> {
+    const s = spread(ratios);
+    return { speedup: s.median, speedupQuartiles: [s.q1, s.q3] };
+}
+
 function rotate<T>(items: readonly T[], by: number): T[] {
     const k = by % items.length;
     return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** A median of ratios measured within each round, and the quartiles: the middle half of the rounds lies between q1 and q3. */
+export interface Spread {
+    median: number;
+    q1: number;
+    q3: number;
+}
+
+/** The median and the quartiles (the middle half lies between q1 and q3), linearly interpolated. */
+export function spread(values: number[]): Spread {
+    return { median: median(values), q1: quantile(values, 0.25), q3: quantile(values, 0.75) };
+}
+
+function quantile(values: number[], q: number): number {
+    if (values.length === 0) return 0;
+    const sorted = [...values].sort((a, b) => a - b);
+    const at = (sorted.length - 1) * q;
+    const lo = Math.floor(at);
+    return sorted[lo]! + (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!) * (at - lo);
 }
 
 export function median(values: number[]): number {

@@ -48,8 +48,38 @@ describe("HypothesisReducer", () => {
         const b = { source: "ngram" as const, tokens: t(4, 5, 6), confidence: [0.6, 0.6, 0.6] };
         expect(r.reduce([a, b], 8).source).toBe("draft");
         for (let i = 0; i < 20; i++) r.learn(r.reduce([a], 8), 0);
-        expect(r.scale("draft")).toBeLessThan(0.3);
+        expect(r.acceptance("draft", 0.9)).toBeLessThan(0.3);
         expect(r.reduce([a, b], 8).source).toBe("ngram");
+    });
+
+    it("verifies a draft's mid-confidence guesses once the target is seen to accept most of them", () => {
+        // Two rows cost 1.84 tokens' time (the heavy twin on this CPU), four rows 2.4.
+        const r = new HypothesisReducer(costs([1, 1.84, 2.2, 2.4, 2.6]));
+        const h = { source: "draft" as const, tokens: t(1, 2, 3), confidence: [0.4, 0.4, 0.4] };
+        expect(r.reduce([h], 8).tokens).toEqual([]);
+        // Judged positions of a near twin under a greedy target: sure tokens (0.97) always accepted,
+        // unsure ones (0.4) three times in four. One scale factor over both (accepted ÷ predicted,
+        // 1.27) would put a 0.4 at 0.51, and the chain would still not pay.
+        for (let i = 0; i < 64; i++) {
+            r.learn({ source: "draft", tokens: t(1), confidence: [0.97] }, 1);
+            r.learn({ source: "draft", tokens: t(1), confidence: [0.4] }, i % 4 === 0 ? 0 : 1);
+        }
+        expect(r.acceptance("draft", 0.4)).toBeGreaterThan(0.65);
+        expect(r.reduce([h], 8).tokens).toEqual(t(1, 2, 3));
+        // And a draft model is asked to keep drafting below a raw 0.3.
+        expect(r.minConfidence("draft")).toBeLessThan(0.3);
+    });
+
+    it("lets a draft model draft as far as its tokens have lately been accepted pays, not as far as its surest could", () => {
+        const r = new HypothesisReducer(linear);
+        expect(r.draftLimit("draft", 16)).toBe(8);
+        // Its sure tokens always pass, its unsure ones half the time: three in four overall.
+        for (let i = 0; i < 32; i++) {
+            r.learn({ source: "draft", tokens: t(1), confidence: [0.99] }, 1);
+            r.learn({ source: "draft", tokens: t(1), confidence: [0.3] }, i % 2);
+        }
+        expect(r.draftLimit("draft", 16)).toBeLessThanOrEqual(6);
+        expect(r.draftLimit("draft", 16)).toBeGreaterThanOrEqual(3);
     });
 
     it("stops verifying guesses when verified steps really cost more than the measured batches", () => {

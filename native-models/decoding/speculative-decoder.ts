@@ -148,7 +148,7 @@ export class SpeculativeDecoder {
         for (const d of this.drafters) {
             if (reducer != null && !reducer.shouldQuery(d.source)) continue;
             const t = performance.now();
-            hypotheses.push(...(await d.propose(history, reducer == null ? limit : reducer.draftLimit(d.source, limit))));
+            hypotheses.push(...(await (reducer == null ? d.propose(history, limit) : d.propose(history, reducer.draftLimit(d.source, limit), reducer.minConfidence(d.source)))));
             reducer?.recordDrafting(d.source, performance.now() - t);
         }
         if (hypotheses.length === 0) return none;

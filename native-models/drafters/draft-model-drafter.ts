@@ -6,7 +6,10 @@ import type { Drafter, Hypothesis } from "./drafter.ts";
 export interface DraftModelDrafterOptions {
     /** "draft" for a separate small model, "early-exit" for one cut from the target's first layers. */
     source?: "draft" | "early-exit";
-    /** Stop drafting once the draft's probability of its own next token falls below this. */
+    /**
+     * Stop drafting once the draft's probability of its own next token falls below this, unless the
+     * decoder gives a threshold of its own (calibrated by hypothesis reduction).
+     */
     minConfidence?: number;
     /** Most tokens drafted per step. */
     maxTokens?: number;
@@ -36,7 +39,7 @@ export class DraftModelDrafter implements Drafter {
         // Nothing to rebuild: the next proposal keeps whatever prefix still matches.
     }
 
-    async propose(history: readonly Token[], maxTokens: number): Promise<Hypothesis[]> {
+    async propose(history: readonly Token[], maxTokens: number, minConfidence = this.minConfidence): Promise<Hypothesis[]> {
         const limit = Math.min(maxTokens, this.maxTokens, this.evaluator.contextSize - history.length - 2);
         if (limit <= 0 || history.length === 0) return [];
         await this.evaluator.eraseFrom(commonPrefixLength(this.evaluator.tokens, history, history.length - 1));
@@ -48,7 +51,7 @@ export class DraftModelDrafter implements Drafter {
             options[input.length - 1] = drawNext;
             await this.evaluator.decode(input, options, 1);
             const next = await this.evaluator.draw(input.length - 1);
-            if (next == null || (next.confidence ?? 0) < this.minConfidence) break;
+            if (next == null || (next.confidence ?? 0) < minConfidence) break;
             tokens.push(next.token);
             confidence.push(next.confidence!);
             input = [next.token];

@@ -24,7 +24,12 @@ export interface Drafter {
     readonly source: DraftSource;
     /** Start over from this history (a new prompt, a new turn, or after a truncation). */
     reset(history: readonly Token[]): void | Promise<void>;
-    /** Guesses for what follows `history`, each at most `maxTokens` long; none when there is nothing to say. */
-    propose(history: readonly Token[], maxTokens: number): Hypothesis[] | Promise<Hypothesis[]>;
+    /**
+     * Guesses for what follows `history`, each at most `maxTokens` long; none when there is nothing to
+     * say. `minConfidence`, when given, is the least confidence of this drafter's that is worth a token
+     * (hypothesis reduction learns what its confidences are worth): a drafter that pays for each token
+     * it drafts stops below it.
+     */
+    propose(history: readonly Token[], maxTokens: number, minConfidence?: number): Hypothesis[] | Promise<Hypothesis[]>;
     dispose(): void | Promise<void>;
 }

@@ -8,7 +8,7 @@ import { DraftModelDrafter } from "../drafters/draft-model-drafter.ts";
 import type { Drafter, DraftSource } from "../drafters/drafter.ts";
 import { NgramDrafter } from "../drafters/ngram-drafter.ts";
 import { OracleDrafter } from "../drafters/oracle-drafter.ts";
-import { createReducerMemory, HypothesisReducer } from "../reduction/hypothesis-reducer.ts";
+import { createReducerMemory, HypothesisReducer, type ReducerMemory } from "../reduction/hypothesis-reducer.ts";
 import { createGovernorMemory, SpeculationGovernor, type GovernorMemory } from "../reduction/speculation-governor.ts";
 import { presageCacheDir } from "../models-dir.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
@@ -122,10 +122,12 @@ export interface Calibration {
 export class PresageEngine {
     private queue: Promise<unknown> = Promise.resolve();
     private readonly drafterFactories = new Map<DraftSource, DrafterFactory>();
-    /** What hypothesis reduction learned about each source, kept across answers. */
-    private readonly reducerMemory = createReducerMemory();
-    /** Exact mode pays more for a plain step, so what pays off there is learned apart. */
-    private readonly exactReducerMemory = createReducerMemory();
+    /**
+     * What hypothesis reduction learned about each source, kept across answers: greedy and sampled
+     * answers apart (a greedy target accepts a draft's top token far more often than its confidence
+     * says; a sampled one about as often), and exact mode apart (it pays more for a plain step).
+     */
+    private readonly reducerMemories = new Map<string, ReducerMemory>();
     /**
      * What whole steps cost with and without guessing, kept across answers for each set of sources (one
      * that loses to plain steps must not hold back another that wins) and for exact mode apart.
@@ -275,7 +277,7 @@ export class PresageEngine {
             const cost = request.exact ? this.costModel.forExact() : this.costModel;
             const reducer = drafters.length === 0 || request.oracle != null
                 ? null
-                : new HypothesisReducer(cost, { maxDraft: request.maxDraft }, request.exact ? this.exactReducerMemory : this.reducerMemory);
+                : new HypothesisReducer(cost, { maxDraft: request.maxDraft }, this.reducerMemoryFor(request));
             // Measured against plain steps only on a calibrated model: before that the thread counts are
             // not settled, and tests that need every step to guess load without calibration.
             const governor = reducer != null && this.calibrated ? new SpeculationGovernor(this.governorMemory(drafters, request.exact ?? false)) : null;
@@ -310,6 +312,13 @@ export class PresageEngine {
         } finally {
             for (const d of drafters) if (!(d instanceof DraftModelDrafter)) await d.dispose();
         }
+    }
+
+    private reducerMemoryFor(request: Omit<GenerateRequest, "prompt">): ReducerMemory {
+        const key = `${request.exact ? "exact " : ""}${(request.sampling?.temperature ?? 0) > 0 ? "sampled" : "greedy"}`;
+        let memory = this.reducerMemories.get(key);
+        if (memory == null) this.reducerMemories.set(key, (memory = createReducerMemory()));
+        return memory;
     }
 
     private governorMemory(drafters: readonly Drafter[], exact: boolean): GovernorMemory {

@@ -1,6 +1,7 @@
 import type { Token } from "node-llama-cpp";
 import type { DraftSource, Hypothesis } from "../drafters/drafter.ts";
 import type { VerificationCostModel } from "../decoding/cost-model.ts";
+import { ConfidenceCalibration } from "./confidence-calibration.ts";
 
 /** The guesses chosen for one verification step. */
 export interface Reduction {
@@ -12,8 +13,8 @@ export interface Reduction {
 
 /** What hypothesis reduction has learned about each source. */
 export interface ReducerMemory {
-    /** Accepted vs predicted (sum of the source's confidences) over judged positions. */
-    calibration: Map<DraftSource, { predicted: number; accepted: number }>;
+    /** What each source's confidences are worth, learned from the positions the target judged. */
+    calibration: Map<DraftSource, ConfidenceCalibration>;
     /** Proposals asked for, ms spent drafting them, tokens they got accepted; when to ask again. */
     usage: Map<DraftSource, SourceUsage>;
     /** Steps seen, across answers: the clock of the probing schedule. */
@@ -52,19 +53,20 @@ export function createReducerMemory(): ReducerMemory {
 export interface HypothesisReducerOptions {
     /** Upper bound on guesses per step; "auto" lets the cost model decide alone. */
     maxDraft?: number | "auto";
-    /** Prior weight, in tokens, of a source's calibration before it has been observed. */
-    priorStrength?: number;
 }
+
+/** The least probability of acceptance worth drafting a token for (llama.cpp's `--draft-p-min`, calibrated). */
+const minWorthDrafting = 0.3;
 
 /**
  * Hypothesis reduction (SLiM): pool every drafter's guesses, estimate for each token the probability
  * that the target accepts it, and verify only the one chain — cut at the length — that maximises the
  * expected tokens per millisecond under the measured verification cost.
  *
- * The posterior of a token is the drafter's own confidence scaled by a per-source calibration learned
- * online (accepted / predicted over the positions the target actually judged), so a drafter that is
- * overconfident on this conversation is trusted less within a few steps, and one that stops helping is
- * dropped because its chains no longer pay for their verification.
+ * The posterior of a token is the drafter's own confidence through a per-source calibration learned
+ * online from the positions the target actually judged (`ConfidenceCalibration`), so a drafter that is
+ * overconfident on this conversation is trusted less within a few steps, an underconfident one more,
+ * and one that stops helping is dropped because its chains no longer pay for their verification.
  */
 export class HypothesisReducer {
     private readonly calibration: ReducerMemory["calibration"];
@@ -72,7 +74,6 @@ export class HypothesisReducer {
     private readonly clock: ReducerMemory["clock"];
     private readonly steps: ReducerMemory["steps"];
     private readonly maxDraft: number;
-    private readonly priorStrength: number;
 
     /**
      * `memory` carries what was learned about each source from one answer to the next (the engine keeps
@@ -84,7 +85,6 @@ export class HypothesisReducer {
         this.clock = memory.clock;
         this.steps = memory.steps;
         this.maxDraft = options.maxDraft === "auto" || options.maxDraft == null ? cost.maxGuesses : Math.min(options.maxDraft, cost.maxGuesses);
-        this.priorStrength = options.priorStrength ?? 4;
     }
 
     /** The chain to verify, or no guesses when none pays for itself. `limit` caps its length. */
@@ -93,12 +93,12 @@ export class HypothesisReducer {
         let best: Reduction = { source: null, tokens: [], confidence: [] };
         let bestRate = 1 / this.cost.cost(0);
         for (const h of hypotheses) {
-            const scale = this.scale(h.source);
+            const calibration = this.calibrationOf(h.source);
             let expected = 1;
             let survive = 1;
             const n = Math.min(cap, h.tokens.length);
             for (let i = 0; i < n; i++) {
-                survive *= Math.min(0.98, Math.max(0, h.confidence[i]! * scale));
+                survive *= Math.min(0.98, calibration.probability(h.confidence[i]!));
                 expected += survive;
                 const rate = expected / this.verifyCost(i + 1);
                 if (rate > bestRate) {
@@ -110,25 +110,18 @@ export class HypothesisReducer {
         }
         // A source that proposed but lost drifts back towards its prior, so one bad spell does not
         // shut it out for good: never verified, it could never show it had become right.
-        for (const h of hypotheses) {
-            if (h.source === best.source) continue;
-            const c = this.calibration.get(h.source);
-            if (c != null) {
-                c.predicted *= 0.97;
-                c.accepted *= 0.97;
-            }
-        }
+        for (const h of hypotheses) if (h.source !== best.source) this.calibration.get(h.source)?.relax(0.97);
         return best;
     }
 
     /**
-     * The most tokens worth drafting from `source`: the longest chain that could pay for its
-     * verification if every token were as likely as the source's calibration allows at best. A draft
-     * model drafts token by token, so this keeps it from drafting 16 tokens of which 2 get verified.
+     * The most tokens worth drafting from `source`: the chain length that pays best for its
+     * verification if every token were accepted as often as the source's have been lately. A draft
+     * model drafts token by token, so this keeps it from drafting 16 tokens of which 4 get verified.
      * At least one, so a source that has fallen behind can still show it has become right.
      */
     draftLimit(source: DraftSource, limit: number): number {
-        const survival = Math.min(0.98, this.scale(source));
+        const survival = Math.min(0.98, this.calibrationOf(source).acceptanceRate());
         const cap = Math.min(limit, this.maxDraft);
         let expected = 1;
         let survive = 1;
@@ -248,24 +241,28 @@ export class HypothesisReducer {
         if (reduction.source == null) return;
         const u = this.usage.get(reduction.source);
         if (u != null) u.gained += accepted;
-        const c = this.calibration.get(reduction.source) ?? { predicted: 0, accepted: 0 };
+        const calibration = this.calibrationOf(reduction.source);
         // Only positions the target judged count: up to and including the first rejection.
         const judged = Math.min(reduction.tokens.length, accepted + 1);
-        for (let i = 0; i < judged; i++) c.predicted += reduction.confidence[i]!;
-        c.accepted += accepted;
-        // Forget slowly so the estimate follows the conversation rather than all of history.
-        if (c.predicted > 200) {
-            c.predicted *= 0.5;
-            c.accepted *= 0.5;
-        }
-        this.calibration.set(reduction.source, c);
+        for (let i = 0; i < judged; i++) calibration.observe(reduction.confidence[i]!, i < accepted);
     }
 
-    /** accepted/predicted for a source, shrunk towards 1 while there is little evidence. */
-    scale(source: DraftSource): number {
-        const c = this.calibration.get(source);
-        const prior = this.priorStrength;
-        if (c == null) return 1;
-        return (c.accepted + prior) / (c.predicted + prior);
+    /** The probability that the target accepts a token `source` gave `confidence`, as learned so far. */
+    acceptance(source: DraftSource, confidence: number): number {
+        return this.calibrationOf(source).probability(confidence);
+    }
+
+    /**
+     * The least confidence worth drafting a token at for `source`: a drafter that drafts token by
+     * token (a draft model) stops below it. Calibrated, so an underconfident draft model keeps going.
+     */
+    minConfidence(source: DraftSource): number {
+        return this.calibrationOf(source).confidenceFor(minWorthDrafting);
+    }
+
+    private calibrationOf(source: DraftSource): ConfidenceCalibration {
+        let c = this.calibration.get(source);
+        if (c == null) this.calibration.set(source, (c = new ConfidenceCalibration()));
+        return c;
     }
 }
