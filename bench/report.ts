@@ -87,7 +87,7 @@ function renderChatPath(c: ChatPathResult): string {
     return [
         `${c.model}, strategy ${c.strategy}, ${c.tokens} tokens, ${c.rounds} interleaved rounds; whole answers, from the request to the end of the stream, as a user waits for them`,
         "(target: streamed ≥ 0.9× `presage generate`). The ratio is the median of the ratios measured within each round; the middle half of the rounds lies in the",
-        "range beside it. The client is a process of its own (Node's fetch), and its clock is the one used.",
+        "range beside it. The client is a process of its own (node:http on a kept-alive connection, as a browser or curl keeps one), and its clock is the one used.",
         "",
         "| path | tok/s | ms to first text | vs `presage generate` | middle half |",
         "|---|---:|---:|---:|---:|",
