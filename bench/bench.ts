@@ -314,10 +314,7 @@ function quantile(values: number[], q: number): number {
 }
 
 export function median(values: number[]): number {
-    if (values.length === 0) return 0;
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    return quantile(values, 0.5);
 }
 
 function machine(): BenchReport["machine"] {

@@ -29,6 +29,8 @@ export class ConfidenceCalibration {
     private readonly logits = new Float64Array(capacity);
     private readonly labels = new Uint8Array(capacity);
     private count = 0;
+    /** Acceptances among the kept verdicts. */
+    private accepted = 0;
     private next = 0;
     private sinceFit = 0;
 
@@ -53,15 +55,16 @@ export class ConfidenceCalibration {
      * verdicts) so that a new source is given room to show what it can do.
      */
     acceptanceRate(): number {
-        let accepted = 0;
-        for (let i = 0; i < this.count; i++) accepted += this.labels[i]!;
-        return (accepted + 0.98 * hopefulVerdicts) / (this.count + hopefulVerdicts);
+        return (this.accepted + 0.98 * hopefulVerdicts) / (this.count + hopefulVerdicts);
     }
 
     /** The target's verdict on one judged position. */
     observe(confidence: number, accepted: boolean): void {
+        // The ring is full once count reaches capacity: the verdict overwritten leaves the tally.
+        if (this.count === capacity) this.accepted -= this.labels[this.next]!;
         this.logits[this.next] = logit(confidence);
         this.labels[this.next] = accepted ? 1 : 0;
+        this.accepted += this.labels[this.next]!;
         this.next = (this.next + 1) % capacity;
         this.count = Math.min(capacity, this.count + 1);
         // Often while there is little to go on, then every eighth of what is kept (a fit reads it all).
