@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isFoundFile, walkFiles, type WalkEntry } from "./file-walker.ts";
+import { isFoundFile, outsideRootReason, pseudoFilesystemReason, walkFiles, type WalkEntry } from "./file-walker.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -63,5 +63,42 @@ describe("walkFiles", () => {
         const problems = Object.fromEntries(entries.filter((e) => !isFoundFile(e)).map((e) => [e.path.slice(dir.length + 1), (e as { problem: string }).problem]));
         expect(problems).toEqual({ "core": "not a text file (no extension)", "photo.PNG": "not a text file (.png)", "weights.bin": "not a text file (.bin)" });
         expect(entries.filter(isFoundFile).map((e) => e.path.slice(dir.length + 1))).toEqual(["notes.md"]);
+    });
+
+    it("never leaves the root: links out are reported, links inside are followed, loops end", async () => {
+        const root = join(dir, "root");
+        const outside = join(dir, "outside");
+        mkdirSync(join(root, "inner"), { recursive: true });
+        mkdirSync(join(outside, "deep"), { recursive: true });
+        writeFileSync(join(root, "inner", "mine.md"), "mine");
+        writeFileSync(join(outside, "secret.txt"), "not yours");
+        writeFileSync(join(outside, "deep", "more.md"), "not yours either");
+        symlinkSync(outside, join(root, "out-folder"));
+        symlinkSync(join(outside, "secret.txt"), join(root, "out-file.txt"));
+        // A relative link that climbs out, and one that stays in.
+        symlinkSync("../../outside/deep", join(root, "inner", "climb"));
+        symlinkSync("inner", join(root, "in-folder"));
+        symlinkSync(root, join(root, "inner", "loop"));
+        const entries = await collect(root);
+        const found = entries.filter(isFoundFile).map((e) => e.path.slice(root.length + 1));
+        // inner/ is entered once, by its real path, through whichever name comes first.
+        expect(found).toEqual(["in-folder/mine.md"]);
+        expect(found.every((p) => !p.includes("secret") && !p.includes("more"))).toBe(true);
+        const problems = Object.fromEntries(entries.filter((e) => !isFoundFile(e)).map((e) => [e.path.slice(root.length + 1), (e as { problem: string }).problem]));
+        expect(problems).toEqual({ "in-folder/climb": outsideRootReason, "out-file.txt": outsideRootReason, "out-folder": outsideRootReason });
+    });
+
+    it("does not open a FIFO or a device reached through a link inside the root", async () => {
+        execFileSync("mkfifo", [join(dir, "pipe.md")]);
+        symlinkSync("/dev/zero", join(dir, "zero.txt"));
+        const entries = await collect(dir);
+        expect(entries.filter(isFoundFile)).toEqual([]);
+        const problems = Object.fromEntries(entries.filter((e) => !isFoundFile(e)).map((e) => [e.path.slice(dir.length + 1), (e as { problem: string }).problem]));
+        expect(problems).toEqual({ "pipe.md": "not a regular file" });
+    });
+
+    it("refuses /proc, /sys and /dev and what is under them as sources", () => {
+        for (const path of ["/proc", "/proc/self/cwd", "/sys/kernel", "/dev", "/dev/zero"]) expect(pseudoFilesystemReason(path)).toMatch(/a system filesystem/);
+        for (const path of ["/home/me/docs", "/process", "/devices", dir]) expect(pseudoFilesystemReason(path)).toBeNull();
     });
 });

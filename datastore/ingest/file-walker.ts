@@ -1,5 +1,5 @@
 import { lstat, opendir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { fileFormat, type FileFormat } from "./text-extraction.ts";
 
 /** A file worth reading, as found on disk. */
@@ -43,6 +43,27 @@ export interface WalkOptions {
     skipFolder?: (name: string) => boolean;
 }
 
+/** The skip reason of a symbolic link whose target lies outside the folder the user added. */
+export const outsideRootReason = "not indexed (a symbolic link to outside the folder you added)";
+
+/** Whether `path` (a real path) is `root` (a real path) or inside it. */
+export function isInside(root: string, path: string): boolean {
+    return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * Pseudo and device filesystems: their files are endless, change while read, or link to the rest of
+ * the disk (/proc/<pid>/cwd), so they are never a source, nor is a folder under them.
+ */
+const pseudoRoots = ["/proc", "/sys", "/dev"];
+
+/** Why `path` (absolute, real) cannot be a source because it is a pseudo filesystem, or null. */
+export function pseudoFilesystemReason(path: string): string | null {
+    if (process.platform === "win32") return null;
+    const root = pseudoRoots.find((r) => isInside(r, path));
+    return root == null ? null : `${path} is in ${root}, a system filesystem that is not documents: add a folder of your own files instead.`;
+}
+
 const defaultSkipFolder = (name: string) => name.startsWith(".") || skippedFolderNames.has(name);
 
 function problemOf(err: unknown, viaLink: boolean): string {
@@ -63,12 +84,16 @@ export function unsupportedReason(path: string): string {
  * links, special files, unreadable folders). Hidden files and folders and tool folders are left
  * out; files of unknown kinds (images, binaries) are reported with `unsupportedReason`, so the
  * user sees why they are not indexed.
- * Symbolic links are followed, but a folder is entered only once (by its real path), so link loops end.
+ * Symbolic links are followed only when their target is inside the root (a link out, e.g.
+ * /proc/<pid>/cwd, would take the walk over the whole disk), and a folder is entered only once (by
+ * its real path), so link loops end. Links out are reported with `outsideRootReason`.
  * A root that is a single file is always reported, supported or not.
  */
 export async function* walkFiles(root: string, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
     const skipFolder = options.skipFolder ?? defaultSkipFolder;
     const seen = new Set<string>();
+    // The root itself may be reached through a link (e.g. macOS's /tmp): bounds are its real path.
+    const realRoot = await realpath(root).catch(() => root);
 
     async function* visit(path: string, isRoot: boolean): AsyncGenerator<WalkEntry> {
         let link = false;
@@ -79,6 +104,19 @@ export async function* walkFiles(root: string, options: WalkOptions = {}): Async
         } catch (err) {
             if (isRoot || link || fileFormat(path) != null) yield { path, problem: problemOf(err, link) };
             return;
+        }
+        if (link && !isRoot) {
+            let target: string;
+            try {
+                target = await realpath(path);
+            } catch (err) {
+                yield { path, problem: problemOf(err, true) };
+                return;
+            }
+            if (!isInside(realRoot, target)) {
+                if (st.isDirectory() || st.isFile()) yield { path, problem: outsideRootReason, size: 0, mtimeMs: Math.floor(st.mtimeMs) };
+                return;
+            }
         }
         if (st.isDirectory()) {
             let real: string;
