@@ -118,7 +118,8 @@ export const generateCommand: Command = {
                 process.stdout.write("\n");
                 const s = result.stats;
                 const speed = s.speedupEstimate != null ? `, ~${s.speedupEstimate.toFixed(2)}x plain (estimate)` : "";
-                process.stderr.write(`${s.tokens} tokens in ${s.seconds.toFixed(2)} s (${s.tokensPerSecond.toFixed(1)} tokens/s, ${s.meanAcceptedLength.toFixed(2)} per step${speed})\n`);
+                const first = s.timeToFirstTokenMs != null ? `, first token ${s.timeToFirstTokenMs.toFixed(1)} ms for a ${s.promptTokens}-token prompt` : "";
+                process.stderr.write(`${s.tokens} tokens in ${s.seconds.toFixed(2)} s (${s.tokensPerSecond.toFixed(1)} tokens/s generating, ${s.meanAcceptedLength.toFixed(2)} per step${speed}${first})\n`);
             }
             return 0;
         } finally {

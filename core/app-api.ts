@@ -59,6 +59,10 @@ export interface Settings {
     theme: "light" | "dark" | "system";
     /** Keep assistant answers as a retrieval source. */
     historyEnabled: boolean;
+    /** A document source stops being indexed after this many files (its reason shows on the source). */
+    indexMaxFiles: number;
+    /** A document source stops being indexed once its files hold this many bytes. */
+    indexMaxBytes: number;
 }
 
 export interface EngineInfo {
@@ -70,11 +74,22 @@ export interface EngineInfo {
     vocabulary: string;
     /**
      * Measured at load. `baselineTokensPerSecond` is the fastest plain decoding of this model here (one
-     * token per decode at its fastest thread count): the baseline of every speedup. `stepMs[k]` is a
+     * token per decode at its fastest thread count) at a 32-token context; `plainByDepth` is the same
+     * at several depths, the yardstick of every speedup. `stepMs[k]` is a
      * step verifying k guesses, `threads[k]` the threads it uses; `batchInvariant` says whether batch
      * rows are bit-identical to one-token rows on this model and backend.
      */
-    calibration: { stepMs: number[]; plainTokenMs: number; baselineTokensPerSecond: number; threads?: number[]; batchInvariant?: boolean | null } | null;
+    calibration: {
+        stepMs: number[];
+        plainTokenMs: number;
+        baselineTokensPerSecond: number;
+        threads?: number[];
+        batchInvariant?: boolean | null;
+        /** Plain one-token decoding's ms by context depth: each answer's speedup is against these at its depths. */
+        plainByDepth?: { depth: number; msPerToken: number }[];
+        /** The deepest context a plain cost is predicted for. */
+        plainKnownDepth?: number;
+    } | null;
     /** Strategies usable with what is loaded. */
     available: DraftSource[];
     /** The target is the built-in demo model (stories260K, shipped inside the app). */
@@ -213,9 +228,11 @@ export interface PairDownloadProgress {
 
 /**
  * Per-answer stats, kept on each assistant message: the engine's (native-models/decoding/stats.ts).
- * `exact` and `batchInvariant` are optional here: answers stored before they existed lack them.
+ * `exact`, `batchInvariant` and the prompt's figures are optional here: answers stored before they
+ * existed lack them.
  */
-export type AnswerStats = Omit<EngineAnswerStats, "exact" | "batchInvariant"> & Partial<Pick<EngineAnswerStats, "exact" | "batchInvariant">>;
+type AddedLater = "exact" | "batchInvariant" | "timeToFirstTokenMs" | "promptTokens" | "promptTokensPerSecond";
+export type AnswerStats = Omit<EngineAnswerStats, AddedLater> & Partial<Pick<EngineAnswerStats, AddedLater>>;
 
 /**
  * One verification step, streamed while generating: the engine's (native-models/decoding/stats.ts),
@@ -316,6 +333,9 @@ export interface DocumentSource {
     watch: boolean;
     files: number;
     indexed: number;
+    /** How many files are skipped (`skipped` holds one page of them). */
+    skippedCount?: number;
+    /** One page of the skipped files (see DocumentsResponse.page). */
     skipped: { path: string; reason: string }[];
     /**
      * The indexed files, with the tokens each holds for the loaded model's vocabulary (0 until it is
@@ -324,6 +344,11 @@ export interface DocumentSource {
     indexedFiles?: { id: string; path: string; tokens: number }[];
     tokens: number;
     state: "idle" | "indexing" | "error";
+    /**
+     * Why the last scan stopped early, e.g. at the files or bytes limit of a source (Settings
+     * `indexMaxFiles` / `indexMaxBytes`), or why it failed; null when it went through.
+     */
+    stopReason?: string | null;
     progress: IndexProgress | null;
 }
 
@@ -339,9 +364,14 @@ export interface IndexProgress {
     state: "scanning" | "indexing" | "done" | "error";
 }
 
-/** GET /api/documents */
+/**
+ * GET /api/documents[?limit=100&offset=0]: every source with its counts, and one page of each
+ * source's file lists (`indexedFiles`, `skipped`): files [offset, offset + limit) of each, limit at
+ * most 1000, so the answer stays small whatever a source holds.
+ */
 export interface DocumentsResponse {
     sources: DocumentSource[];
+    page?: { limit: number; offset: number };
     storeBytes: number;
     tokens: number;
     /** Past answers the history strategy can guess from (since the last "clear history"). */
@@ -445,7 +475,7 @@ export interface AppApi {
     /** POST /api/race */
     race(request: RaceRequest): Promise<RaceResponse>;
     /** GET /api/documents */
-    listDocuments(): Promise<DocumentsResponse>;
+    listDocuments(limit?: number, offset?: number): Promise<DocumentsResponse>;
     /** POST /api/documents */
     addDocuments(request: AddDocumentsRequest): Promise<DocumentSource>;
     /** DELETE /api/documents/:id: a source's id, or one indexed file's (`DocumentSource.indexedFiles[].id`). */

@@ -5,6 +5,7 @@ import type { ConversationRepository } from "./conversation-repository.ts";
 import type { GenerationService } from "./generation-service.ts";
 import type { ModelService } from "./model-service.ts";
 import { createConversationSchema, idSchema, searchSchema, sendMessageSchema, updateConversationSchema } from "./schemas.ts";
+import { EngineError } from "../native-models/engine-error.ts";
 import { asServiceError, firstLine, isAbortError, ServiceError } from "./service-error.ts";
 import { validate } from "./validation.ts";
 
@@ -60,6 +61,8 @@ export class ChatService {
     remove(id: string): void {
         if (!this.options.conversations.remove(validate(idSchema, id, "conversation id")))
             throw new ServiceError("not-found", `There is no conversation ${id}: it may have been deleted.`);
+        // Its answer has nowhere to go any more.
+        for (const [generationId, conversationId] of this.answering) if (conversationId === id) this.active.get(generationId)?.abort();
     }
 
     clearHistory(): void {
@@ -77,6 +80,12 @@ export class ChatService {
         const store = this.options.conversations;
         const models = this.options.models;
         if (models.engine == null) throw new ServiceError("no-model", "No model is loaded: load one in the models panel first.");
+        // One answer per conversation at a time: a second message (another window, a retry) would
+        // interleave its turn with the running one's and join its answer as a "version". It is
+        // refused before anything is stored; the check and the claim below run without an await
+        // between them, so two requests cannot both pass.
+        if ([...this.answering.values()].includes(conversation.id))
+            throw new ServiceError("conflict", "This conversation is still answering the previous message: wait for the answer (or stop it), then send again.");
         models.queue.admit();
 
         let history = store.messages(conversation.id);
@@ -116,14 +125,29 @@ export class ChatService {
                 sampling: [conversation.sampling],
                 signal,
                 onStep: (e) => {
-                    const step: StepEvent = { step: e.step, drafted: e.drafted, accepted: e.accepted, source: e.source, tokens: [...e.tokens], text: e.text, ms: e.ms, ...(e.pieces != null && e.pieces.join("") === e.text ? { pieces: e.pieces } : {}) };
+                    const step: StepEvent = {
+                        step: e.step, drafted: e.drafted, accepted: e.accepted, source: e.source, tokens: [...e.tokens], text: e.text, ms: e.ms,
+                        depth: e.depth, plainMs: e.plainMs, ...(e.prompt != null ? { prompt: e.prompt } : {}),
+                        ...(e.pieces != null && e.pieces.join("") === e.text ? { pieces: e.pieces } : {})
+                    };
                     steps.push(step);
                     onEvent({ type: "step", step });
                 }
             });
+            if (store.get(conversation.id) == null) throw new ConversationGone();
             const message = store.addMessage(conversation.id, { role: "assistant", content: result.text, stats: result.stats, steps, strategies: result.strategies });
             onEvent({ type: "done", message, stopReason: result.stopReason });
         } catch (err) {
+            if (err instanceof ConversationGone || (store.get(conversation.id) == null && (isAbortError(err) || signal.aborted))) {
+                // Deleted while answering: nothing to store, and nothing went wrong.
+                console.error(`presage: conversation ${conversation.id} was deleted while answering; its answer was dropped.`);
+                onEvent({ type: "error", message: "The conversation was deleted while it was answering." });
+                return;
+            }
+            // A message too long for the context is refused, not kept: the conversation keeps
+            // alternating, and resending a shorter one does not leave an unanswered turn behind.
+            if (err instanceof EngineError && err.code === "context-overflow" && userMessage != null && steps.length === 0)
+                store.removeMessagesFrom(conversation.id, userMessage.id);
             const known = asServiceError(err);
             const message = isAbortError(err) ? "The answer was stopped before it started." : known != null ? known.message : `The answer failed: ${firstLine(err)}`;
             if (known == null && !isAbortError(err)) console.error(`presage: answer failed: ${(err as Error).stack ?? err}`);
@@ -152,3 +176,6 @@ export class ChatService {
         return conversation;
     }
 }
+
+/** The conversation went away while its answer ran. */
+class ConversationGone extends Error {}

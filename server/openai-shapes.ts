@@ -18,8 +18,9 @@ export function usage(result: GenerationResult) {
 }
 
 /**
- * Presage's extra: how the answer was sped up. Counts are exact; `speedupEstimate` compares with the
- * plain speed measured when the model was loaded, not with this prompt decoded plainly (hence `estimate`).
+ * Presage's extra: how the answer was sped up. Counts are exact; `tokensPerSecond` is generation speed
+ * (the prompt apart: `timeToFirstTokenMs`); `speedupEstimate` compares with plain decoding's cost
+ * predicted at this answer's depths, not with this prompt decoded plainly (hence `estimate`).
  */
 export function speculative(result: GenerationResult) {
     const s = result.stats;
@@ -32,6 +33,9 @@ export function speculative(result: GenerationResult) {
         meanAcceptedLength: s.meanAcceptedLength,
         acceptanceRate: s.acceptanceRate,
         tokensPerSecond: s.tokensPerSecond,
+        timeToFirstTokenMs: s.timeToFirstTokenMs,
+        promptTokens: s.promptTokens,
+        promptTokensPerSecond: s.promptTokensPerSecond,
         baselineTokensPerSecond: s.baselineTokensPerSecond,
         speedupEstimate: s.speedupEstimate,
         exact: s.exact,

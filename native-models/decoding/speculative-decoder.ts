@@ -3,9 +3,10 @@ import type { Drafter, Hypothesis } from "../drafters/drafter.ts";
 import { EngineError } from "../engine-error.ts";
 import type { HypothesisReducer, Reduction } from "../reduction/hypothesis-reducer.ts";
 import type { SpeculationGovernor } from "../reduction/speculation-governor.ts";
+import type { PlainDecodeCost } from "./plain-decode-cost.ts";
 import { PositionSampler, type SamplingOptions } from "./sampling.ts";
 import { StatsRecorder, type AnswerStats, type StepStats } from "./stats.ts";
-import type { Verifier } from "./verifier.ts";
+import { commonPrefixLength, type Verifier } from "./verifier.ts";
 
 export type StopReason = "eog" | "max-tokens" | "stop" | "abort" | "context-full";
 
@@ -42,14 +43,16 @@ export class SpeculativeDecoder {
         private readonly verifier: Verifier,
         private readonly drafters: readonly Drafter[],
         private readonly reducer: HypothesisReducer | null,
-        private readonly baselineTokensPerSecond: number | null = null,
+        /** Plain decoding's cost by depth: the yardstick of each step, kept current from plain steps. */
+        private readonly plainCost: PlainDecodeCost | null = null,
         private readonly batchInvariant: boolean | null = null,
         private readonly governor: SpeculationGovernor | null = null
     ) {}
 
     async decode(prompt: readonly Token[], options: DecodeOptions): Promise<DecodeResult> {
         const sampler = new PositionSampler(options.sampling);
-        const stats = new StatsRecorder(this.baselineTokensPerSecond, { exact: this.verifier.exact, batchInvariant: this.batchInvariant });
+        const stats = new StatsRecorder({ exact: this.verifier.exact, batchInvariant: this.batchInvariant });
+        const plainCost = this.plainCost;
         const output: Token[] = [];
         const history: Token[] = [...prompt];
         const { signal, isStopToken, stopAt, onStep } = options;
@@ -85,11 +88,15 @@ export class SpeculativeDecoder {
             throw new EngineError("context-overflow", `The prompt has ${prompt.length} tokens but the context holds ${this.verifier.contextSize}: shorten it or raise the context size.`);
 
         let t = performance.now();
+        const reused = commonPrefixLength(this.verifier.tokens, prompt, prompt.length - 1);
         const first = await this.verifier.prefill(prompt, sampler, 0);
         append([first]);
         cutAtStop();
         for (const d of this.drafters) await d.reset(history);
-        const firstStep: StepStats = { step: step++, drafted: 0, accepted: 0, source: null, tokens: output.slice(), ms: performance.now() - t };
+        const firstStep: StepStats = {
+            step: step++, drafted: 0, accepted: 0, source: null, tokens: output.slice(), ms: performance.now() - t,
+            depth: 0, plainMs: null, prompt: { tokens: prompt.length, evaluated: prompt.length - reused }
+        };
         stats.record(firstStep);
         onStep?.(firstStep, output);
 
@@ -115,7 +122,11 @@ export class SpeculativeDecoder {
             const reduction = guessing && limit > 0 ? await this.guess(history, limit) : none;
             const drafted = performance.now();
             const pending = output[output.length - 1]!;
+            // The pending token is decoded with the cache holding everything before it.
+            const depth = history.length - 1;
             const verdict = await this.verifier.verify(pending, reduction.tokens, sampler, output.length);
+            // A plain one-token decode (exact mode pads it to two rows: not plain decoding's cost).
+            if (reduction.tokens.length === 0 && !this.verifier.exact) plainCost?.observe(depth, performance.now() - drafted);
             const before = output.length;
             append(verdict.tokens);
             if (cutAtStop()) history.length = prompt.length + output.length;
@@ -130,7 +141,9 @@ export class SpeculativeDecoder {
                 accepted: verdict.accepted,
                 source: reduction.source,
                 tokens: added,
-                ms: performance.now() - t
+                ms: performance.now() - t,
+                depth,
+                plainMs: plainCost == null ? null : plainCost.msFor(depth, added.length)
             };
             stats.record(s);
             onStep?.(s, output);

@@ -16,6 +16,19 @@ export interface StepStats {
     tokens: Token[];
     /** Wall time of the step, drafting included. */
     ms: number;
+    /**
+     * Tokens in the KV cache before the step (the depth its first token was decoded at); absent on
+     * steps stored before it existed.
+     */
+    depth?: number;
+    /**
+     * What plain one-token decoding would take for this step's tokens at their depths (ms, predicted by
+     * the model's measured cost by depth); null when it cannot be known (no calibration, deeper than
+     * measured).
+     */
+    plainMs?: number | null;
+    /** The first step only: the prompt it evaluated (its whole length, and the tokens not reused from the cache). */
+    prompt?: { tokens: number; evaluated: number };
 }
 
 /** A step as the UI sees it: the step's stats and the text it added. */
@@ -31,7 +44,7 @@ export interface StepEvent extends StepStats {
 }
 
 /** What a step adds to the totals (the window's steps arrive as JSON, their tokens plain numbers). */
-export type StepCounts = Pick<StepStats, "drafted" | "accepted" | "source"> & { tokens: ArrayLike<unknown> };
+export type StepCounts = Pick<StepStats, "drafted" | "accepted" | "source" | "plainMs" | "prompt"> & { tokens: ArrayLike<unknown> };
 
 export interface SourceStats {
     steps: number;
@@ -41,9 +54,21 @@ export interface SourceStats {
 
 /** Totals for one answer. */
 export interface AnswerStats {
+    /** Tokens of the answer, the first (drawn by the prompt's evaluation) included. */
     tokens: number;
+    /** Wall time of the whole answer, prompt evaluation included. */
     seconds: number;
+    /**
+     * Generation speed: tokens after the first over the time from the first token to the last, as
+     * llama.cpp and LM Studio report it (prompt evaluation apart: `timeToFirstTokenMs`).
+     */
     tokensPerSecond: number;
+    /** From the start of the answer to its first token: the prompt's evaluation (cached prefix reused). */
+    timeToFirstTokenMs: number | null;
+    /** Tokens in the prompt. */
+    promptTokens: number | null;
+    /** Prompt tokens evaluated (those not reused from the cache) per second of `timeToFirstTokenMs`. */
+    promptTokensPerSecond: number | null;
     steps: number;
     drafted: number;
     accepted: number;
@@ -53,8 +78,10 @@ export interface AnswerStats {
     acceptanceRate: number;
     bySource: Partial<Record<DraftSource, SourceStats & { acceptanceRate: number }>>;
     /**
-     * The fastest plain decoding of this model on this machine (one token per decode, at its fastest
-     * thread count), measured at load; null without calibration.
+     * Plain decoding's speed for this answer: its generated tokens over the time the fastest plain
+     * one-token decoding of this model on this machine is predicted to take for them at the depths
+     * they were decoded at (measured at load at several depths, kept current from plain steps). Null
+     * when that cannot be known: no calibration, or an answer deeper than was measured.
      */
     baselineTokensPerSecond: number | null;
     /** Whether the answer ran in exact mode (every batch at least two rows). */
@@ -65,14 +92,17 @@ export interface AnswerStats {
      * differ at near-ties.
      */
     batchInvariant: boolean | null;
-    /** tokensPerSecond / baselineTokensPerSecond: an estimate, since the baseline was not run on this prompt. */
+    /**
+     * Plain decoding's predicted time for this answer's generated tokens at their depths over the time
+     * their generation took: an estimate, since plain decoding did not run on this prompt.
+     */
     speedupEstimate: number | null;
     estimate: true;
 }
 
 /**
  * Accumulates step stats into answer stats: the engine's for each answer, and the window's live ones
- * while an answer streams (with its own clock).
+ * while an answer streams (with its own clock: steps are recorded at the time they arrived).
  */
 export class StatsRecorder {
     private steps = 0;
@@ -80,19 +110,37 @@ export class StatsRecorder {
     private drafted = 0;
     private accepted = 0;
     private readonly bySource = new Map<DraftSource, SourceStats>();
+    /** Tokens after the first step's, and plain decoding's predicted ms for them (NaN once one is unknown). */
+    private generated = 0;
+    private plainMs = 0;
+    private firstAt: number | null = null;
+    private lastAt: number | null = null;
+    private prompt: { tokens: number; evaluated: number } | null = null;
 
     constructor(
-        private readonly baselineTokensPerSecond: number | null,
         private readonly mode: { exact: boolean; batchInvariant: boolean | null } = { exact: false, batchInvariant: null },
-        /** When the answer started, on the clock `snapshot` is given. */
+        /** When the answer started, on the clock `record` and `snapshot` are given. */
         private readonly started = performance.now()
     ) {}
 
-    record(step: StepCounts): void {
+    /** Adds a step that ended at `at` (on the recorder's clock). */
+    record(step: StepCounts, at = performance.now()): void {
+        const first = this.steps === 0;
         this.steps++;
         this.tokens += step.tokens.length;
         this.drafted += step.drafted;
         this.accepted += step.accepted;
+        if (first) {
+            this.firstAt = at;
+            this.prompt = step.prompt ?? null;
+        } else {
+            if (step.tokens.length > 0) {
+                this.generated += step.tokens.length;
+                // A step whose plain cost is unknown makes the answer's unknown: no partial yardstick.
+                this.plainMs += step.plainMs ?? NaN;
+                this.lastAt = at;
+            }
+        }
         if (step.source != null) {
             const s = this.bySource.get(step.source) ?? { steps: 0, drafted: 0, accepted: 0 };
             s.steps++;
@@ -104,17 +152,27 @@ export class StatsRecorder {
 
     /** Removes tokens cut off after the fact (a stop string or the token limit). */
     trim(tokens: number): void {
+        const cut = Math.min(tokens, this.generated);
+        if (this.generated > 0) this.plainMs -= (this.plainMs * cut) / this.generated;
+        this.generated -= cut;
         this.tokens = Math.max(0, this.tokens - tokens);
     }
 
     finish(): AnswerStats {
-        return this.snapshot(performance.now());
+        const now = performance.now();
+        return this.snapshot(now, this.lastAt ?? now);
     }
 
-    /** The totals so far, `now` on the clock the recorder was started with. */
-    snapshot(now: number): AnswerStats {
+    /**
+     * The totals so far, `now` on the recorder's clock; generation counted up to `generationEnd`
+     * (default `now`: while streaming, the time since the last step is generation too).
+     */
+    snapshot(now: number, generationEnd = now): AnswerStats {
         const seconds = Math.max(0, (now - this.started) / 1000);
-        const tokensPerSecond = seconds > 0 ? this.tokens / seconds : 0;
+        const generationMs = this.firstAt == null ? 0 : Math.max(0, generationEnd - this.firstAt);
+        const tokensPerSecond = generationMs > 0 ? (this.generated * 1000) / generationMs : 0;
+        const plainKnown = this.generated > 0 && generationMs > 0 && Number.isFinite(this.plainMs) && this.plainMs > 0;
+        const ttft = this.firstAt == null ? null : Math.max(0, this.firstAt - this.started);
         const bySource: AnswerStats["bySource"] = {};
         for (const [source, s] of this.bySource)
             bySource[source] = { ...s, acceptanceRate: s.drafted > 0 ? s.accepted / s.drafted : 0 };
@@ -122,16 +180,19 @@ export class StatsRecorder {
             tokens: this.tokens,
             seconds,
             tokensPerSecond,
+            timeToFirstTokenMs: ttft,
+            promptTokens: this.prompt?.tokens ?? null,
+            promptTokensPerSecond: this.prompt != null && ttft != null && ttft > 0 ? (this.prompt.evaluated * 1000) / ttft : null,
             steps: this.steps,
             drafted: this.drafted,
             accepted: this.accepted,
             meanAcceptedLength: this.steps > 0 ? this.tokens / this.steps : 0,
             acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
             bySource,
-            baselineTokensPerSecond: this.baselineTokensPerSecond,
+            baselineTokensPerSecond: plainKnown ? (this.generated * 1000) / this.plainMs : null,
             exact: this.mode.exact,
             batchInvariant: this.mode.batchInvariant,
-            speedupEstimate: this.baselineTokensPerSecond ? tokensPerSecond / this.baselineTokensPerSecond : null,
+            speedupEstimate: plainKnown ? this.plainMs / generationMs : null,
             estimate: true
         };
     }

@@ -1,5 +1,6 @@
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { VerificationCostModel } from "../decoding/cost-model.ts";
+import { PlainDecodeCost, type DepthCost } from "../decoding/plain-decode-cost.ts";
 import type { SamplingOptions } from "../decoding/sampling.ts";
 import { SpeculativeDecoder, type StopReason } from "../decoding/speculative-decoder.ts";
 import type { AnswerStats, StepEvent } from "../decoding/stats.ts";
@@ -96,7 +97,7 @@ export interface EngineInfo {
     threads: number;
     contextSize: number;
     vocabulary: string;
-    /** Measured at load; `baselineTokensPerSecond` is the baseline of every speedup. */
+    /** Measured at load; `plainByDepth` is the yardstick of every speedup. */
     calibration: Calibration | null;
 }
 
@@ -104,14 +105,21 @@ export interface EngineInfo {
 export interface Calibration {
     /** ms of a step verifying k guesses (index k), at its fastest thread count. */
     stepMs: number[];
-    /** ms of one plain one-token decode at its fastest thread count. */
+    /** ms of one plain one-token decode at its fastest thread count, at a 32-token context. */
     plainTokenMs: number;
-    /** The fastest plain decoding of this model here: the baseline of every speedup. */
+    /** The fastest plain decoding of this model here at a 32-token context (answers deeper in are slower: `plainByDepth`). */
     baselineTokensPerSecond: number;
     /** Threads used for a step verifying k guesses (index k). */
     threads: number[];
     /** Whether batch rows are bit-identical to one-token rows on this model and backend (checked at load). */
     batchInvariant: boolean | null;
+    /**
+     * Plain one-token decoding's cost by context depth: measured at load, updated from the plain steps
+     * answers run. Each answer's speedup is against these at its own depths.
+     */
+    plainByDepth: DepthCost[];
+    /** The deepest context the plain cost is predicted for (deeper answers show no speedup). */
+    plainKnownDepth: number;
 }
 
 /**
@@ -145,7 +153,8 @@ export class PresageEngine {
         private readonly options: EngineOptions,
         private readonly configuredThreads: number,
         readonly backend: BackendInfo,
-        costModel: VerificationCostModel | null
+        costModel: VerificationCostModel | null,
+        private plainCost: PlainDecodeCost | null
     ) {
         this.costModel = costModel ?? VerificationCostModel.flat();
         this.calibrated = costModel != null;
@@ -180,7 +189,9 @@ export class PresageEngine {
             const cost = options.calibrate === false
                 ? null
                 : await VerificationCostModel.measure(verifier, { vocabularySize: vocabularySize(model), threadCandidates: threadCandidates(options.threads, llama.cpuMathCores) });
-            return new PresageEngine(llama, model, context, verifier, draft, options, threads, await describeBackend(llama), cost);
+            const plainCost = cost == null ? null : await PlainDecodeCost.measure(verifier, { vocabularySize: vocabularySize(model), contextSize: context.contextSize });
+            if (cost != null) await warmUp(verifier, cost, vocabularySize(model));
+            return new PresageEngine(llama, model, context, verifier, draft, options, threads, await describeBackend(llama), cost, plainCost);
         } catch (err) {
             await draftModel?.dispose();
             await model.dispose();
@@ -215,6 +226,11 @@ export class PresageEngine {
         return this.costModel;
     }
 
+    /** Plain decoding's cost by depth (null before calibration): the yardstick of every speedup. */
+    get plainDecodeCost(): PlainDecodeCost | null {
+        return this.plainCost;
+    }
+
     private calibration(): Calibration {
         const c = this.costModel;
         const ks = Array.from({ length: c.maxGuesses + 1 }, (_, k) => k);
@@ -223,7 +239,9 @@ export class PresageEngine {
             plainTokenMs: c.plainTokenMs,
             baselineTokensPerSecond: c.baselineTokensPerSecond,
             threads: ks.map((k) => c.threadsFor(k + 1)),
-            batchInvariant: c.batchInvariant
+            batchInvariant: c.batchInvariant,
+            plainByDepth: this.plainCost?.points ?? [],
+            plainKnownDepth: this.plainCost?.knownDepth ?? -1
         };
     }
 
@@ -282,7 +300,7 @@ export class PresageEngine {
             // not settled, and tests that need every step to guess load without calibration.
             const governor = reducer != null && this.calibrated ? new SpeculationGovernor(this.governorMemory(drafters, request.exact ?? false)) : null;
             this.verifier.exact = request.exact ?? false;
-            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.costModel.baselineTokensPerSecond : null, this.costModel.batchInvariant, governor);
+            const decoder = new SpeculativeDecoder(this.verifier, drafters, reducer, this.calibrated ? this.plainCost : null, this.costModel.batchInvariant, governor);
             const text = new TextStream(this.model, request.stopStrings ?? []);
             const onStep = request.onStep;
             const stopTokens = new Set(request.stopTokens ?? []);
@@ -332,6 +350,7 @@ export class PresageEngine {
     calibrate(): Promise<VerificationCostModel> {
         return this.exclusive(async () => {
             this.costModel = await VerificationCostModel.measure(this.verifier, { vocabularySize: vocabularySize(this.model), threadCandidates: threadCandidates(this.options.threads, this.llama.cpuMathCores) });
+            this.plainCost = await PlainDecodeCost.measure(this.verifier, { vocabularySize: vocabularySize(this.model), contextSize: this.context.contextSize });
             this.calibrated = true;
             return this.costModel;
         });
@@ -418,6 +437,19 @@ export class PresageEngine {
         }
         return this.earlyExit;
     }
+}
+
+/**
+ * Runs the decoding loop once on a model whose token takes under two milliseconds: until V8 has compiled
+ * it, the loop's own bookkeeping cost a first answer of stories260K a fifth of its speed (its estimate
+ * against plain decoding read 0.81 on the first answer, 0.95-0.98 after). Bigger models spend too long
+ * a token for the difference to show.
+ */
+async function warmUp(verifier: Verifier, cost: VerificationCostModel, vocabularySize: number): Promise<void> {
+    if (cost.plainTokenMs >= 2) return;
+    const prompt = Array.from({ length: 16 }, (_, i) => ((i * 7919 + 13) % vocabularySize) as Token);
+    await new SpeculativeDecoder(verifier, [], null).decode(prompt, { maxTokens: 256 });
+    await verifier.clear();
 }
 
 /** Thread counts worth measuring: the user's, else one and every math core. */

@@ -59,3 +59,11 @@ export function formatDuration(seconds: number | null | undefined): string {
     const m = Math.floor(seconds / 60);
     return `${m} min ${Math.round(seconds - m * 60)} s`;
 }
+
+/** A short time in milliseconds: "7 ms", "1.4 s". */
+export function formatMs(ms: number | null | undefined): string {
+    if (ms == null || !Number.isFinite(ms)) return "–";
+    if (ms < 10) return `${ms.toFixed(1)} ms`;
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}

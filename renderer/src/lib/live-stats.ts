@@ -1,12 +1,15 @@
+import { formatRate } from "./format.ts";
 import type { StepEvent } from "./types.ts";
 
 /**
- * The speedup baseline the engine reports (Presage's plain decoding, measured at load), so the live
- * estimate while streaming matches the one stored with the answer.
+ * Plain decoding's speed as measured at load, by context depth ("2890 tok/s at depth 32, 640 at 512"),
+ * or at one depth where only that was measured.
  */
-export function baselineFromCalibration(calibration: { baselineTokensPerSecond: number } | null | undefined): number | null {
-    if (calibration == null || !(calibration.baselineTokensPerSecond > 0)) return null;
-    return calibration.baselineTokensPerSecond;
+export function plainSpeedByDepth(calibration: { baselineTokensPerSecond: number; plainByDepth?: { depth: number; msPerToken: number }[] }): string {
+    const points = calibration.plainByDepth ?? [];
+    if (points.length === 0) return `${formatRate(calibration.baselineTokensPerSecond)} tok/s (measured at load)`;
+    const shown = points.length <= 3 ? points : [points[0]!, points[Math.floor(points.length / 2)]!, points.at(-1)!];
+    return shown.map((p, i) => `${formatRate(1000 / p.msPerToken)}${i === 0 ? " tok/s" : ""} at depth ${Math.round(p.depth)}`).join(", ");
 }
 
 /** Per-step chart data: at most `bars` buckets of consecutive steps, each the mean tokens per step. */

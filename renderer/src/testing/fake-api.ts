@@ -335,7 +335,7 @@ export function statsOf(steps: StepEvent[]): AnswerStats {
         bySource[s.source] = b;
     }
     return {
-        tokens, seconds: 0.05, tokensPerSecond: tokens / 0.05, steps: steps.length, drafted, accepted,
+        tokens, seconds: 0.05, tokensPerSecond: tokens / 0.05, timeToFirstTokenMs: 4, promptTokens: 12, promptTokensPerSecond: 3000, steps: steps.length, drafted, accepted,
         meanAcceptedLength: steps.length > 0 ? tokens / steps.length : 0, acceptanceRate: drafted > 0 ? accepted / drafted : 0,
         bySource, baselineTokensPerSecond: 100, speedupEstimate: tokens / 0.05 / 100, estimate: true as const
     };

@@ -4,7 +4,6 @@ import type { Component } from "svelte";
 import { AppStore } from "../lib/app-store.svelte.ts";
 import { ChatStore, type LastConversationMemory } from "../lib/chat-store.svelte.ts";
 import { contextKeys } from "../lib/context.ts";
-import { baselineFromCalibration } from "../lib/live-stats.ts";
 import { FakeApi } from "./fake-api.ts";
 
 // Each test starts from an empty document (no vitest globals, so no automatic cleanup).
@@ -22,7 +21,7 @@ export async function renderWith<P extends Record<string, unknown>>(component: C
     const app = new AppStore(api);
     await app.start();
     await app.loadDocuments();
-    const chat = new ChatStore(api, () => baselineFromCalibration(app.engine?.calibration), undefined, memory);
+    const chat = new ChatStore(api, undefined, memory);
     chat.onanswered = () => void app.loadDocuments();
     await chat.start();
     const context = new Map<unknown, unknown>([[contextKeys.api, api], [contextKeys.app, app], [contextKeys.chat, chat]]);
