@@ -2,7 +2,7 @@ import { z } from "zod";
 import "./zod-config.ts";
 import type { AnswerEvent, AppApi, SendMessageRequest } from "./app-api.ts";
 import {
-    addDocumentsSchema, checkDraftSchema, createConversationSchema, downloadSchema, idSchema, loadModelSchema, modelsFolderSchema, pairDownloadSchema, raceSchema,
+    addDocumentsSchema, checkDraftSchema, createConversationSchema, downloadSchema, idSchema, loadModelSchema, modelsFolderSchema, pageLimitSchema, pageOffsetSchema, pairDownloadSchema, raceSchema,
     searchSchema, sendMessageSchema, settingsPatchSchema, updateConversationSchema, watchSchema
 } from "./schemas.ts";
 
@@ -110,7 +110,11 @@ export const appMethods = {
     deleteConversation: { http: { method: "DELETE", path: "/api/conversations/:id", status: 204 }, ipc: "presage:delete-conversation", args: [arg(idSchema, "conversation id", path())] },
     stopGeneration: { http: { method: "POST", path: "/api/generations/:id/stop", status: 204 }, ipc: "presage:stop-generation", args: [arg(idSchema, "generation id", path())] },
     race: { http: { method: "POST", path: "/api/race", status: 200 }, ipc: "presage:race", args: [arg(raceSchema, "race request", body)] },
-    listDocuments: { http: { method: "GET", path: "/api/documents", status: 200 }, ipc: "presage:list-documents", args: [] },
+    listDocuments: {
+        http: { method: "GET", path: "/api/documents", status: 200 }, ipc: "presage:list-documents",
+        // Paged: each source's file lists are one page (a source can hold 100k files).
+        args: [arg(pageLimitSchema, "page size", { in: "query", name: "limit" }), arg(pageOffsetSchema, "page offset", { in: "query", name: "offset" })]
+    },
     addDocuments: { http: { method: "POST", path: "/api/documents", status: 202 }, ipc: "presage:add-documents", args: [arg(addDocumentsSchema, "documents request", body)] },
     removeDocuments: { http: { method: "DELETE", path: "/api/documents/:id", status: 204 }, ipc: "presage:remove-documents", args: [arg(idSchema, "source id", path())] },
     rescanDocuments: { http: { method: "POST", path: "/api/documents/:id/rescan", status: 204 }, ipc: "presage:rescan-documents", args: [arg(idSchema, "source id", path())] },

@@ -35,7 +35,8 @@ export class AppService implements AppApi {
     }
 
     async updateSettings(patch: Partial<Settings>): Promise<Settings> {
-        return this.parts.settings.update(patch);
+        // Through the models: a setting that reloads the model is tried before it is kept.
+        return this.parts.models.updateSettings(patch);
     }
 
     listModels(): Promise<ModelsResponse> {
@@ -102,8 +103,8 @@ export class AppService implements AppApi {
         return this.parts.generation.race(request);
     }
 
-    async listDocuments(): Promise<DocumentsResponse> {
-        return this.parts.documents.list();
+    async listDocuments(limit?: number, offset?: number): Promise<DocumentsResponse> {
+        return this.parts.documents.list(limit, offset);
     }
 
     addDocuments(request: AddDocumentsRequest): Promise<DocumentSource> {

@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.ts";
 import { removedByUserReason, type Ingestor, type IngestProgress } from "../datastore/ingest/ingestor.ts";
@@ -8,7 +8,8 @@ import type { Source } from "../datastore/sources.ts";
 import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
 import type { DocumentSource, DocumentsResponse, IndexProgress } from "./app-api.ts";
 import type { EventBus } from "./event-bus.ts";
-import { addDocumentsSchema, idSchema } from "./schemas.ts";
+import { pseudoFilesystemReason } from "../datastore/ingest/file-walker.ts";
+import { addDocumentsSchema, idSchema, pageLimitSchema, pageOffsetSchema } from "./schemas.ts";
 import { firstLine, ServiceError } from "./service-error.ts";
 import { SourceWatcher } from "./source-watcher.ts";
 import { validate } from "./validation.ts";
@@ -32,6 +33,10 @@ export class DocumentService {
     private chain: Promise<unknown> = Promise.resolve();
     private readonly progress = new Map<string, IndexProgress>();
     private readonly errors = new Map<string, string>();
+    /** Why a source's last scan stopped at a limit. */
+    private readonly stops = new Map<string, string>();
+    /** The running scan of each source, so removing it cancels the work at once. */
+    private readonly scanning = new Map<string, AbortController>();
     private readonly watcher: SourceWatcher;
     private closed = false;
 
@@ -61,11 +66,14 @@ export class DocumentService {
         return run;
     }
 
-    list(): DocumentsResponse {
-        const sources = this.options.datastore.sources.list().map((s) => this.describe(s));
+    /** Every source with its counts and one page (default the first 100) of each one's file lists. */
+    list(limit?: unknown, offset?: unknown): DocumentsResponse {
+        const page = { limit: validate(pageLimitSchema, limit, "page size") ?? 100, offset: validate(pageOffsetSchema, offset, "page offset") ?? 0 };
+        const sources = this.options.datastore.sources.list().map((s) => this.describe(s, page));
         const tokenizer = this.ingestor?.tokenizer.id;
         return {
             sources,
+            page,
             storeBytes: this.storeBytes(),
             tokens: tokenizer == null ? 0 : this.options.datastore.documents.tokenCount(tokenizer),
             historyAnswers: this.options.datastore.conversations.historyAnswerCount()
@@ -78,24 +86,35 @@ export class DocumentService {
         const path = resolve(req.path);
         const info = await stat(path).catch(() => null);
         if (info == null) throw new ServiceError("not-found", `There is nothing at ${path}: check the path.`);
-        if (!info.isDirectory() && !info.isFile()) throw new ServiceError("invalid-request", `${path} is neither a folder nor a file.`);
+        if (!info.isDirectory() && !info.isFile()) throw new ServiceError("invalid-request", `${path} is neither a folder nor a file: add a folder or a document.`);
+        const pseudo = pseudoFilesystemReason(path) ?? pseudoFilesystemReason(await realpath(path).catch(() => path));
+        if (pseudo != null) throw new ServiceError("invalid-request", pseudo);
         const source = this.options.datastore.sources.add(path, info.isDirectory() ? "folder" : "file", { watch: req.watch });
         const id = String(source.id);
         this.watcher.set(id, source.path, source.watch);
         void this.scan(id);
-        return this.describe(this.options.datastore.sources.get(source.id)!);
+        return this.describe(this.options.datastore.sources.get(source.id)!, { limit: 100, offset: 0 });
     }
 
-    /** Removes a source, or one file of it (`sourceId:documentId`, as `indexedFiles` names it). */
+    /**
+     * Removes a source, or one file of it (`sourceId:documentId`, as `indexedFiles` names it).
+     * A source goes at once whatever is indexing: its running scan is cancelled, its rows deleted,
+     * and the index is rebuilt in the background, queued with the other sources' scans.
+     */
     async remove(id: string): Promise<void> {
         const file = /^(\d{1,15}):(\d{1,15})$/.exec(id);
         if (file != null) return this.removeFile(this.require(file[1]!), Number(file[2]));
         const source = this.require(id);
         this.watcher.set(id, source.path, false);
-        if (this.ingestor != null) await this.ingestor.removeSource(source.id);
-        else this.options.datastore.sources.remove(source.id);
+        this.scanning.get(id)?.abort();
+        this.options.datastore.sources.remove(source.id);
         this.progress.delete(id);
         this.errors.delete(id);
+        this.stops.delete(id);
+        this.options.events.publish({ type: "index-progress", progress: { sourceId: id, filesDone: 0, filesTotal: 0, bytes: 0, tokens: 0, rate: 0, etaSeconds: null, state: "done" } });
+        const run = this.chain.catch(() => undefined).then(() => this.ingestor?.rebuild());
+        this.chain = run;
+        void run.catch((err) => console.error(`presage: rebuilding the index after removing ${source.path}: ${firstLine(err)}`));
     }
 
     private async removeFile(source: Source, documentId: number): Promise<void> {
@@ -150,13 +169,21 @@ export class DocumentService {
             if (ingestor == null || source == null || this.closed) return;
             this.current = id;
             this.errors.delete(id);
+            const controller = new AbortController();
+            this.scanning.set(id, controller);
             try {
-                await ingestor.scan({ sourceIds: [source.id] });
+                const report = await ingestor.scan({ sourceIds: [source.id], signal: controller.signal });
+                const stop = report.stopped.find((s) => s.sourceId === source.id);
+                if (stop != null) this.stops.set(id, stop.reason);
+                else this.stops.delete(id);
             } catch (err) {
+                // Cancelled by a removal: the source is gone, there is nothing to report.
+                if (controller.signal.aborted) return;
                 this.errors.set(id, `Indexing ${source.path} failed: ${firstLine(err)}`);
                 const p = this.progress.get(id);
                 if (p != null) this.publish({ ...p, state: "error" });
             } finally {
+                this.scanning.delete(id);
                 this.current = null;
             }
         });
@@ -183,11 +210,14 @@ export class DocumentService {
         this.options.events.publish({ type: "index-progress", progress });
     }
 
-    private describe(s: Source): DocumentSource {
+    private describe(s: Source, page: { limit: number; offset: number }): DocumentSource {
         const id = String(s.id);
-        const docs = this.options.datastore.documents.list(s.id);
+        const documents = this.options.datastore.documents;
+        const counts = documents.countsOf(s.id);
+        const ready = documents.pageOf(s.id, "ready", page.limit, page.offset);
+        const skipped = documents.pageOf(s.id, "skipped", page.limit, page.offset);
         const tokenizer = this.ingestor?.tokenizer.id;
-        const tokensOf = tokenizer == null ? new Map<number, number>() : this.options.datastore.documents.tokenCountsByDocument(tokenizer, s.id);
+        const tokensOf = tokenizer == null || ready.length === 0 ? new Map<number, number>() : documents.tokenCountsByDocument(tokenizer, s.id);
         const progress = this.progress.get(id) ?? null;
         const running = progress != null && progress.state !== "done" && progress.state !== "error";
         return {
@@ -195,12 +225,14 @@ export class DocumentService {
             path: s.path,
             kind: s.kind,
             watch: s.watch,
-            files: docs.length,
-            indexed: docs.filter((d) => d.status === "ready").length,
-            skipped: docs.filter((d) => d.status === "skipped").map((d) => ({ path: d.path, reason: d.skipReason ?? "skipped" })),
-            indexedFiles: docs.filter((d) => d.status === "ready").map((d) => ({ id: `${s.id}:${d.id}`, path: d.path, tokens: tokensOf.get(d.id) ?? 0 })),
-            tokens: tokenizer == null ? 0 : this.options.datastore.documents.tokenCount(tokenizer, [s.id]),
+            files: counts.ready + counts.skipped,
+            indexed: counts.ready,
+            skippedCount: counts.skipped,
+            skipped: skipped.map((d) => ({ path: d.path, reason: d.skipReason ?? "skipped" })),
+            indexedFiles: ready.map((d) => ({ id: `${s.id}:${d.id}`, path: d.path, tokens: tokensOf.get(d.id) ?? 0 })),
+            tokens: tokenizer == null ? 0 : documents.tokenCount(tokenizer, [s.id]),
             state: this.errors.has(id) ? "error" : running ? "indexing" : "idle",
+            stopReason: this.errors.get(id) ?? this.stops.get(id) ?? null,
             progress
         };
     }

@@ -5,9 +5,10 @@ import { PresageEngine, type EngineOptions } from "../native-models/engine/presa
 import { validateGgufFile } from "../native-models/gguf/gguf-reader.ts";
 import { builtinModelPath } from "../native-models/models-dir.ts";
 import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
+import { getLlamaGpuTypes } from "node-llama-cpp";
 import { loadModelFile } from "../native-models/runtime/model-loader.ts";
 import { vocabularyMismatch } from "../native-models/runtime/vocabulary.ts";
-import type { DraftCheckResponse, EngineInfo, ModelFile, ModelLoading, ModelsResponse, PairDownloadProgress } from "./app-api.ts";
+import type { DraftCheckResponse, EngineInfo, Settings, ModelFile, ModelLoading, ModelsResponse, PairDownloadProgress } from "./app-api.ts";
 import { DownloadManager } from "./download-manager.ts";
 import type { EventBus } from "./event-bus.ts";
 import { GenerationQueue, type QueueRunOptions } from "./generation-queue.ts";
@@ -84,15 +85,6 @@ export class ModelService {
                 return why == null ? null : `The draft cannot draft for this target: ${why}.`;
             }
         });
-        options.settings.onChange((next, previous) => {
-            // Backend, GPU layers, context and threads are fixed at load: apply them by reloading.
-            const info = this.current?.info;
-            if (info == null || loadKeys.every((k) => next[k] === previous[k])) return;
-            this.load({ target: info.modelPath, draft: info.draftModelPath }).catch((err) => {
-                console.error(`presage: reloading with the new settings failed: ${firstLine(err)}`);
-                this.options.events.publish({ type: "engine", engine: this.info() });
-            });
-        });
     }
 
     get modelsDir(): string {
@@ -119,6 +111,44 @@ export class ModelService {
         const engine = this.current;
         if (engine == null) return null;
         return { ...engine.info, available: engine.available(), builtin: engine.info.modelPath === this.builtin, trainContextSize: engine.model.trainContextSize };
+    }
+
+    /**
+     * Applies a settings patch. One that changes how the model loads (backend, GPU layers, context,
+     * threads) is tried first: the model is reloaded with it, and only when that works is the patch
+     * kept; otherwise the working model and the settings stay as they were.
+     * @throws ServiceError "invalid-request" naming the backend and what is available, or why the load failed.
+     */
+    async updateSettings(patch: unknown): Promise<Settings> {
+        const settings = this.options.settings;
+        const next = settings.preview(patch);
+        const previous = settings.get();
+        if (loadKeys.every((k) => next[k] === previous[k])) return settings.update(patch);
+        if (next.backend !== previous.backend) await this.requireBackend(next.backend);
+        if (this.current == null && this.pending.size === 0) return settings.update(patch);
+        return this.queue.run(async () => {
+            const loaded = this.current?.info;
+            if (loaded == null) return settings.update(patch);
+            let engine: PresageEngine;
+            try {
+                engine = await this.createEngine(loaded.modelPath, loaded.draftModelPath, next);
+            } catch (err) {
+                throw new ServiceError("invalid-request", `The model could not be loaded with these settings (${firstLine(err).replace(/\.$/, "")}): they are unchanged.`);
+            }
+            await this.replaceEngine(engine);
+            return settings.update(patch);
+        }, { unbounded: true });
+    }
+
+    /** Throws the one-line refusal of a backend llama.cpp cannot run here, naming what can. */
+    private async requireBackend(backend: Settings["backend"]): Promise<void> {
+        try {
+            await getRuntime({ backend });
+        } catch (err) {
+            const available = await availableBackends();
+            const why = firstLine(err).replace(/^The \w+ backend of llama\.cpp is not available here \((.*)\); choose.*$/, "$1");
+            throw new ServiceError("invalid-request", `The ${backend} backend is not available on this machine (${why}): choose one available here: ${available.join(", ")}.`);
+        }
     }
 
     /** The models folder (created on first use), its files, the built-in model, what is loaded, downloads. */
@@ -203,19 +233,43 @@ export class ModelService {
      * reported on the console and as events, never thrown: the app still starts.
      */
     async restore(): Promise<void> {
-        const { targetModel, draftModel } = this.options.settings.get();
+        const settings = this.options.settings;
+        // A stored backend that no longer starts (a GPU or its driver gone) would leave the app
+        // without a model at every start: fall back to "auto" and say so once (the change is kept).
+        const { backend } = settings.get();
+        if (backend !== "auto" && backend !== "cpu") {
+            try {
+                await getRuntime({ backend });
+            } catch (err) {
+                console.error(`presage: the ${backend} backend chosen in Settings is not available here (${firstLine(err).replace(/^The \w+ backend of llama\.cpp is not available here \((.*)\); choose.*$/, "$1")}); using "auto" instead.`);
+                settings.update({ backend: "auto" });
+            }
+        }
+        const { targetModel, draftModel } = settings.get();
         if (targetModel != null && existsSync(targetModel)) {
             const draft = draftModel != null && existsSync(draftModel) ? draftModel : null;
             if (await this.tryLoad(targetModel, draft)) return;
+        } else if (targetModel != null) {
+            console.error(`presage: the model used last, ${targetModel}, is not there any more; loading the built-in model instead.`);
         }
-        if (this.builtin != null && this.current == null) await this.tryLoad(this.builtin, null);
+        if (this.builtin == null || this.current != null) return;
+        if (await this.tryLoad(this.builtin, null)) return;
+        // The built-in model always loads: if the stored load settings (GPU layers, context,
+        // threads) are what fails, go back to the defaults and say so once.
+        const defaults = { backend: "auto", gpuLayers: "auto", contextSize: "auto", threads: 0 } as const;
+        const now = settings.get();
+        if (loadKeys.every((k) => now[k] === defaults[k])) return;
+        console.error(`presage: the load settings in Settings do not work with the built-in model; back to the defaults (backend auto, GPU layers auto, context auto, threads auto).`);
+        settings.update(defaults);
+        await this.tryLoad(this.builtin, null);
     }
 
     /** A load at start: said at once (the window and `presage serve` show it), failures only logged. */
     private async tryLoad(target: string, draft: string | null): Promise<boolean> {
         this.setLoading({ target, draft, builtin: target === this.builtin, startedAt: Date.now(), progress: null });
         try {
-            await this.load({ target, draft });
+            // What was loaded last (perhaps with --model, from anywhere) is the user's own choice.
+            await this.load({ target, draft }, { anywhere: true });
             return true;
         } catch (err) {
             if (this.loadingNow?.target === target) this.setLoading(null);
@@ -243,9 +297,10 @@ export class ModelService {
     }
 
     /** A name from the window or a request: the models folder first, then the built-in model. */
-    private async resolveName(name: string): Promise<string> {
+    private async resolveName(name: string, anywhere = false): Promise<string> {
+        if (this.builtin != null && isAbsolute(name) && resolve(name) === this.builtin) return this.builtin;
         try {
-            return await resolveModelPath(this.dir, name);
+            return await resolveModelPath(this.dir, name, { anywhere });
         } catch (err) {
             if (this.builtin != null && !isAbsolute(name) && modelIdOf(name) === modelIdOf(this.builtin)) return this.builtin;
             throw err;
@@ -294,17 +349,17 @@ export class ModelService {
      * A draft with another vocabulary is refused before anything is loaded.
      * @throws ServiceError "model-not-found", "vocabulary-mismatch" (400), "invalid-model".
      */
-    load(request: unknown): Promise<EngineInfo> {
-        const loading = this.loadRequested(request);
+    load(request: unknown, options: LoadOptions = {}): Promise<EngineInfo> {
+        const loading = this.loadRequested(request, options.anywhere === true);
         this.pending.add(loading);
         void loading.catch(() => undefined).finally(() => this.pending.delete(loading));
         return loading;
     }
 
-    private async loadRequested(request: unknown): Promise<EngineInfo> {
+    private async loadRequested(request: unknown, anywhere: boolean): Promise<EngineInfo> {
         const req = validate(loadModelSchema, request, "model load request");
-        const targetPath = await this.resolveName(req.target);
-        const draftPath = req.draft == null ? null : await this.resolveName(req.draft);
+        const targetPath = await this.resolveName(req.target, anywhere);
+        const draftPath = req.draft == null ? null : await this.resolveName(req.draft, anywhere);
         if (draftPath != null) {
             const reason = await this.vocabularyReason(targetPath, draftPath);
             if (reason != null) throw new ServiceError("vocabulary-mismatch", `The draft model cannot draft for this target because their vocabularies differ: ${reason}. Choose a draft from the same model family.`);
@@ -352,8 +407,7 @@ export class ModelService {
         }
     }
 
-    private createEngine(targetPath: string, draftPath: string | null): Promise<PresageEngine> {
-        const s = this.options.settings.get();
+    private createEngine(targetPath: string, draftPath: string | null, s: Settings = this.options.settings.get()): Promise<PresageEngine> {
         const options: EngineOptions = {
             modelPath: targetPath,
             draftModelPath: draftPath ?? undefined,
@@ -429,6 +483,25 @@ export class ModelService {
 }
 
 const loadKeys = ["backend", "gpuLayers", "contextSize", "threads"] as const;
+
+/** The backends that start here: "auto" and "cpu" always, and each GPU backend whose runtime loads. */
+async function availableBackends(): Promise<string[]> {
+    const out = ["auto", "cpu"];
+    const gpus = await getLlamaGpuTypes("supported").catch(() => [] as string[]);
+    for (const gpu of gpus) {
+        if (gpu === false as unknown) continue;
+        if (await getRuntime({ backend: gpu as Settings["backend"] }).then(() => true, () => false)) out.push(gpu as string);
+    }
+    return out;
+}
+
+export interface LoadOptions {
+    /**
+     * Accept any absolute path (the command line's --model, what was loaded last). Without it only
+     * files in the models folder and the built-in model load: what the API and the window may ask.
+     */
+    anywhere?: boolean;
+}
 
 export interface UseOptions extends QueueRunOptions {
     /** The model file the request needs (from `requestedModel`): loaded in the request's turn if it is not. */

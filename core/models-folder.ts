@@ -1,13 +1,27 @@
-import { readdir, stat } from "node:fs/promises";
-import { basename, isAbsolute, join, relative, resolve } from "node:path";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { ModelFile, RecommendedPair } from "./app-api.ts";
 import { ServiceError } from "./service-error.ts";
 
-/** The GGUF files directly in `dir` (not partial downloads), by name. A missing folder is empty. */
+/** Whether `path`'s real location is inside the real `dir`: a symbolic link out of the folder is not in it. */
+export async function isInFolder(dir: string, path: string): Promise<boolean> {
+    const [realDir, real] = await Promise.all([realpath(dir).catch(() => resolve(dir)), realpath(path).catch(() => null)]);
+    if (real == null) return false;
+    const rel = relative(realDir, real);
+    return rel !== "" && !rel.startsWith(".." + sep) && rel !== ".." && !isAbsolute(rel);
+}
+
+/**
+ * The GGUF files directly in `dir` (not partial downloads), by name. A missing folder is empty.
+ * A symbolic link is listed only when its target is inside the folder: what the API may load is
+ * what is in the folder, not what a link points at.
+ */
 export async function listModelFiles(dir: string): Promise<ModelFile[]> {
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.toLowerCase().endsWith(".gguf")).sort();
     const files = await Promise.all(names.map(async (name) => {
         const path = join(dir, name);
+        const link = (await lstat(path).catch(() => null))?.isSymbolicLink() ?? false;
+        if (link && !(await isInFolder(dir, path))) return null;
         const info = await stat(path).catch(() => null);
         return info?.isFile() ? { name, path, size: info.size } : null;
     }));
@@ -19,7 +33,7 @@ export async function listModelFiles(dir: string): Promise<ModelFile[]> {
  * folder (with or without ".gguf"). Names cannot climb out of the folder.
  * @throws ServiceError "model-not-found" when there is no such file.
  */
-export async function resolveModelPath(dir: string, name: string): Promise<string> {
+export async function resolveModelPath(dir: string, name: string, options: { anywhere?: boolean } = {}): Promise<string> {
     let path: string;
     if (isAbsolute(name)) path = resolve(name);
     else {
@@ -30,7 +44,12 @@ export async function resolveModelPath(dir: string, name: string): Promise<strin
     }
     for (const candidate of path.toLowerCase().endsWith(".gguf") ? [path] : [path, path + ".gguf"]) {
         const info = await stat(candidate).catch(() => null);
-        if (info?.isFile()) return candidate;
+        if (!info?.isFile()) continue;
+        // Over the API only the models folder's own files load (any file could be named, e.g.
+        // /etc/passwd); the command line's --model and the desktop dialog's file are the user's pick.
+        if (options.anywhere !== true && !(await isInFolder(dir, candidate)))
+            throw new ServiceError("model-not-found", `"${basename(name)}" is not a file in the models folder ${dir}: put the model there (or add it in the window) and load it by name.`);
+        return candidate;
     }
     throw new ServiceError("model-not-found", `There is no model "${basename(name)}" in ${isAbsolute(name) ? "that folder" : dir}: download it or choose another file.`);
 }

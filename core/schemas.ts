@@ -38,7 +38,9 @@ export const settingsPatchSchema = z.strictObject({
     targetModel: z.string().min(1).nullable(),
     draftModel: z.string().min(1).nullable(),
     theme: z.enum(["light", "dark", "system"]),
-    historyEnabled: z.boolean()
+    historyEnabled: z.boolean(),
+    indexMaxFiles: z.number().int().min(1).max(100_000_000),
+    indexMaxBytes: z.number().int().min(1024).max(Number.MAX_SAFE_INTEGER)
 }).partial();
 
 /** What PUT /api/settings takes: any subset, with `strategies` and `sampling` partial too. */
@@ -105,3 +107,8 @@ export const addDocumentsSchema = z.strictObject({
 export const watchSchema = z.strictObject({ watch: z.boolean() });
 
 export const searchSchema = z.string().max(1000).optional();
+
+/** A page of the document list: HTTP carries numbers as query strings, IPC as numbers. */
+const queryNumber = (schema: z.ZodNumber) => z.preprocess((v) => (typeof v === "string" && v !== "" ? Number(v) : v), schema.optional());
+export const pageLimitSchema = queryNumber(z.number().int().min(1).max(1000));
+export const pageOffsetSchema = queryNumber(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));

@@ -25,12 +25,17 @@ export const defaultSettings: Settings = {
     targetModel: null,
     draftModel: null,
     theme: "system",
-    historyEnabled: true
+    historyEnabled: true,
+    // What fits a person's documents folder, not a whole disk (the datastore's defaults too).
+    indexMaxFiles: 100_000,
+    indexMaxBytes: 2 * 1024 * 1024 * 1024
 };
 
 const settingsKey = "app.settings";
 /** The datastore's own switch for the history drafter, kept in step with `historyEnabled`. */
 const historyKey = "history.enabled";
+/** The datastore's limits per document source, kept in step with `indexMaxFiles` / `indexMaxBytes`. */
+const limitKeys = { indexMaxFiles: "ingest.maxSourceFiles", indexMaxBytes: "ingest.maxSourceBytes" } as const;
 
 /** The user's settings: defaults, validated patches, persistence, and a "settings" event on change. */
 export class SettingsService {
@@ -39,10 +44,22 @@ export class SettingsService {
 
     constructor(private readonly store: SettingsStore, private readonly events: EventBus) {
         this.current = merge(defaultSettings, readStored(store.getJson(settingsKey)));
+        this.syncLimits();
+    }
+
+    /** The ingestor reads the limits from the datastore's own keys. */
+    private syncLimits(): void {
+        for (const [field, key] of Object.entries(limitKeys) as [keyof typeof limitKeys, string][])
+            if (this.store.getJson(key) !== this.current[field]) this.store.setJson(key, this.current[field]);
     }
 
     get(): Settings {
         return structuredClone(this.current);
+    }
+
+    /** What `update(patch)` would make the settings, without applying it; throws like `update`. */
+    preview(patch: unknown): Settings {
+        return structuredClone(merge(this.current, validate(settingsPatchSchema, patch, "settings")));
     }
 
     /** Applies any subset of the settings; throws "invalid-request" naming the first bad field. */
@@ -52,6 +69,7 @@ export class SettingsService {
         this.current = merge(this.current, valid);
         this.store.setJson(settingsKey, this.current);
         if (valid.historyEnabled != null) this.store.setJson(historyKey, valid.historyEnabled);
+        this.syncLimits();
         const settings = this.get();
         this.events.publish({ type: "settings", settings });
         for (const listener of [...this.listeners]) listener(this.get(), previous);

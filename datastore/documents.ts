@@ -105,6 +105,20 @@ export class DocumentStore {
         return rows.map(toRecord);
     }
 
+    /** How many documents of a source are ready and skipped: counted in SQL, so a huge source costs nothing to list. */
+    countsOf(sourceId: number): { ready: number; skipped: number } {
+        const out = { ready: 0, skipped: 0 };
+        const rows = this.db.prepare("SELECT status, count(*) AS n FROM documents WHERE source_id = ? GROUP BY status").all(sourceId) as { status: DocumentStatus; n: number }[];
+        for (const r of rows) out[r.status] = r.n;
+        return out;
+    }
+
+    /** One page of a source's documents of one status, in id order (the document list is paged). */
+    pageOf(sourceId: number, status: DocumentStatus, limit: number, offset: number): DocumentRecord[] {
+        const rows = this.db.prepare("SELECT * FROM documents WHERE source_id = ? AND status = ? ORDER BY id LIMIT ? OFFSET ?").all(sourceId, status, limit, offset) as DocumentRow[];
+        return rows.map(toRecord);
+    }
+
     /** Skipped documents with their reasons. */
     skipped(sourceId?: number): DocumentRecord[] {
         return this.list(sourceId).filter((d) => d.status === "skipped");

@@ -6,6 +6,10 @@ import type { DatastoreEvents } from "./datastore.ts";
 export interface DatastoreSettings {
     /** Files larger than this are skipped without being read. */
     "ingest.maxFileBytes": number;
+    /** A source stops being walked after this many files (indexable or not): bounds a folder chosen too wide. */
+    "ingest.maxSourceFiles": number;
+    /** A source stops being walked once its indexable files hold this many bytes: bounds the store's growth. */
+    "ingest.maxSourceBytes": number;
     /** Whether past assistant answers feed the history drafter. */
     "history.enabled": boolean;
     /** Tokens per index shard: bigger shards mean fewer binary searches per lookup but longer rebuilds. */
@@ -16,6 +20,9 @@ export interface DatastoreSettings {
 
 export const defaultSettings: DatastoreSettings = {
     "ingest.maxFileBytes": 20 * 1024 * 1024,
+    // A person's documents folder fits; a whole disk does not.
+    "ingest.maxSourceFiles": 100_000,
+    "ingest.maxSourceBytes": 2 * 1024 * 1024 * 1024,
     "history.enabled": true,
     "index.shardTokens": 4_000_000,
     "index.maxShards": 8

@@ -1,12 +1,12 @@
 import { EventEmitter } from "node:events";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore.ts";
 import type { DocumentRecord } from "../documents.ts";
 import { IndexBuilder } from "../index/index-builder.ts";
 import type { Source } from "../sources.ts";
 import type { TokenizerRecord } from "../tokenizers.ts";
-import { isFoundFile, walkFiles, type FoundFile } from "./file-walker.ts";
+import { isFoundFile, pseudoFilesystemReason, walkFiles, type FoundFile } from "./file-walker.ts";
 import { IngestWorkerPool } from "./worker-pool.ts";
 
 /** Where an ingestion run is, for progress bars. */
@@ -50,6 +50,8 @@ export interface IngestReport {
     /** Bytes read or tokenized in this run. */
     bytes: number;
     seconds: number;
+    /** Sources whose walk stopped at a limit, with the one-line reason; what was found before it is indexed. */
+    stopped: { sourceId: number; reason: string }[];
 }
 
 export interface IngestorOptions {
@@ -123,6 +125,8 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
         } catch (err) {
             throw new Error(`Cannot index ${absolute}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (err as Error).message}.`);
         }
+        const pseudo = pseudoFilesystemReason(await realpath(absolute).catch(() => absolute)) ?? pseudoFilesystemReason(absolute);
+        if (pseudo != null) throw new Error(pseudo);
         return this.datastore.sources.add(absolute, kind, options);
     }
 
@@ -186,21 +190,36 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
         const { datastore, tokenizer } = this;
         const { documents, sources } = datastore;
         const signal = options.signal;
-        const report: IngestReport = { files: 0, indexed: 0, added: 0, unchanged: 0, removed: 0, retokenized: 0, skipped: [], tokens: 0, tokensAdded: 0, bytes: 0, seconds: 0 };
+        const report: IngestReport = { files: 0, indexed: 0, added: 0, unchanged: 0, removed: 0, retokenized: 0, skipped: [], tokens: 0, tokensAdded: 0, bytes: 0, seconds: 0, stopped: [] };
         const progress: IngestProgress = { phase: "scanning", filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, tokens: 0, bytesPerSecond: 0, etaSeconds: null };
         this.emit("progress", { ...progress });
 
         const scanned = walk ? (options.sourceIds ?? sources.list().map((s) => s.id)).map((id) => sources.get(id)).filter((s): s is Source => s != null) : [];
         const maxBytes = datastore.settings.get("ingest.maxFileBytes");
+        const maxSourceFiles = datastore.settings.get("ingest.maxSourceFiles");
+        const maxSourceBytes = datastore.settings.get("ingest.maxSourceBytes");
         const jobs: Job[] = [];
         let changedIndex = false;
 
         for (const source of scanned) {
             const known = new Map(documents.list(source.id).map((d) => [d.path, d]));
             const seen = new Set<string>();
+            let sourceBytes = 0;
+            let stopped: string | null = null;
             for await (const entry of walkFiles(source.path)) {
                 signal?.throwIfAborted();
                 if (seen.has(entry.path)) continue;
+                // The limits bound what one source may cost (a folder chosen too wide must not fill
+                // the disk): the walk stops there, and what was found before is indexed.
+                if (seen.size >= maxSourceFiles) {
+                    stopped = `Stopped at ${maxSourceFiles} files, the limit for one source: add a smaller folder, or raise the limit in Settings.`;
+                    break;
+                }
+                if (isFoundFile(entry) && entry.size <= maxBytes && sourceBytes + entry.size > maxSourceBytes) {
+                    stopped = `Stopped at ${formatBytes(maxSourceBytes)} of files, the limit for one source: add a smaller folder, or raise the limit in Settings.`;
+                    break;
+                }
+                if (isFoundFile(entry) && entry.size <= maxBytes) sourceBytes += entry.size;
                 seen.add(entry.path);
                 report.files++;
                 const existing = known.get(entry.path);
@@ -238,7 +257,9 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
                 const knownHash = existing?.status === "ready" && documents.hasTokens(existing.id, tokenizer.id) ? existing.contentHash ?? undefined : undefined;
                 jobs.push({ kind: "file", sourceId: source.id, file: entry, knownHash, existing });
             }
-            for (const [path, doc] of known)
+            if (stopped != null) report.stopped.push({ sourceId: source.id, reason: stopped });
+            // A stopped walk did not see everything: what it did not reach is not gone.
+            if (stopped == null) for (const [path, doc] of known)
                 if (!seen.has(path)) {
                     documents.remove(doc.id);
                     report.removed++;
@@ -302,7 +323,7 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
             }
             const { file, sourceId, existing } = job;
             const outcome = await this.pool.file({ path: file.path, format: file.format, maxBytes, knownHash: job.knownHash });
-            if (!datastore.isOpen) return;
+            if (!datastore.isOpen || sources.get(sourceId) == null) return; // its source was removed meanwhile
             const facts = { sourceId, path: file.path, size: file.size, mtimeMs: file.mtimeMs };
             switch (outcome.status) {
                 case "unchanged":
@@ -359,6 +380,14 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
         return report;
     }
 
+    /** Rebuilds the index after documents went away outside a run (a source removed while it was scanned). */
+    rebuild(): Promise<void> {
+        return this.exclusive(async () => {
+            this.datastore.events.emit("index-changed", this.tokenizer.id);
+            await this.buildIndex();
+        });
+    }
+
     private async buildIndex(signal?: AbortSignal, fullShardsOnly = false): Promise<void> {
         await new IndexBuilder(this.datastore, this.tokenizer).build({
             signal,
@@ -367,4 +396,16 @@ export class Ingestor extends EventEmitter<{ progress: [IngestProgress] }> {
             sorter: (tokens, depth) => this.pool.sortSuffixes(tokens, depth)
         });
     }
+}
+
+/** "2 GB", "512 MB": limits as a person reads them. */
+export function formatBytes(n: number): string {
+    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    let v = n;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
