@@ -61,7 +61,7 @@ describe("presage gguf", () => {
     it("exits 1 with one line naming a bad file", async () => {
         const notGguf = join(dir, "notes.gguf");
         writeFileSync(notGguf, "these are notes, not a model");
-        expectOneLineFailure(await presage("gguf", "info", notGguf), 1, /notes\.gguf is not a GGUF file: it starts with "thes" instead of "GGUF"/);
+        expectOneLineFailure(await presage("gguf", "info", notGguf), 1, /notes\.gguf is not a GGUF file: it does not start with "GGUF"/);
         expectOneLineFailure(await presage("gguf", "derive-draft", "--from", join(dir, "none.gguf"), "--layers", "1", "--out", join(dir, "d.gguf")), 1, /none\.gguf does not exist/);
     });
 

@@ -139,7 +139,7 @@ describe("malformed GGUF files", () => {
         await expectFormatError(() => validateGgufFile(empty), empty, /not a GGUF file: it is only 0 bytes/);
         const zip = join(dir, "model.zip.gguf");
         writeFileSync(zip, Buffer.from("PK\x03\x04 not a model at all", "latin1"));
-        await expectFormatError(() => validateGgufFile(zip), zip, /not a GGUF file: it starts with bytes 50 4b 03 04/);
+        await expectFormatError(() => validateGgufFile(zip), zip, /not a GGUF file: it does not start with "GGUF" \(it looks like a zip archive\)/);
     });
 
     it("reports a truncated header", async () => {

@@ -208,7 +208,7 @@ function parseHeader(path: string, bytes: Uint8Array, fileSize: number, { keepAr
     if (fileSize < 4) fail(`is not a GGUF file: it is only ${fileSize} bytes long`);
     const magic = buffer.subarray(0, 4);
     if (magic.toString("latin1") !== ggufMagic)
-        fail(`is not a GGUF file: it starts with ${describeMagic(magic)} instead of "GGUF"`);
+        fail(`is not a GGUF file: it does not start with "GGUF"${describeMagic(magic)}`);
     at = 4;
     const version = u32("the version");
     if (version !== 2 && version !== 3) {
@@ -346,7 +346,12 @@ function isValueType(type: number): type is GGUFValueType {
     return typeof GGUFValueType[type] === "string";
 }
 
+/**
+ * What a file that is not a GGUF looks like, from well-known signatures only: the bytes themselves
+ * are never quoted, since the file may be anything (`/etc/passwd` begins with "root").
+ */
 function describeMagic(magic: Buffer): string {
-    const printable = [...magic].every((b) => b >= 0x20 && b < 0x7f);
-    return printable ? `"${magic.toString("latin1")}"` : `bytes ${[...magic].map((b) => b.toString(16).padStart(2, "0")).join(" ")}`;
+    const kinds: [string, string][] = [["504b0304", "a zip archive"], ["25504446", "a PDF"], ["7f454c46", "a program"], ["89504e47", "a PNG image"]];
+    const kind = kinds.find(([hex]) => magic.toString("hex") === hex)?.[1];
+    return kind == null ? "" : ` (it looks like ${kind})`;
 }
