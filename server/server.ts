@@ -92,7 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (options.services == null) throw new ServerConfigError("startServer needs services or the options to create them (modelsDir, dbPath).");
     const services: AppServices = ownServices ? createAppServices(options.services as AppServicesOptions) : (options.services as AppServices);
     try {
-        if (options.model != null) await services.models.load({ target: options.model, draft: options.draft ?? null });
+        if (options.model != null) await services.models.load({ target: options.model, draft: options.draft ?? null }, { anywhere: true });
     } catch (err) {
         if (ownServices) await services.close();
         throw err;
@@ -123,8 +123,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         try {
             checkHostAndOrigin(req, allowed);
-            const url = new URL(req.url ?? "/", "http://localhost");
+            // Parsed as a path, never as a URL of its own: "//api/state" would read as host "api".
+            const url = new URL("http://localhost" + (req.url?.startsWith("/") ? req.url : "/" + (req.url ?? "")));
             const method = req.method ?? "GET";
+            // "/API/state", "//api/state" or "/%61pi/state" are no route, and must not get the page
+            // (a client would read HTML as the API's answer): a JSON 404.
+            if (!isRoutePath(url.pathname))
+                throw new HttpError(404, "not-found", `There is no ${url.pathname.slice(0, 200)} here: the API's paths are /api/... and /v1/..., in lower case.`);
             let router: Router | null = null;
             if (url.pathname === "/api" || url.pathname.startsWith("/api/")) {
                 checkAppToken(req, token, apiKey);
@@ -210,4 +215,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             return closing;
         }
     };
+}
+
+/** Whether a path is exactly one of the API's own prefixes (lower case, single slashes). */
+function isRoutePath(pathname: string): boolean {
+    return pathname === "/api" || pathname.startsWith("/api/") || pathname === "/v1" || pathname.startsWith("/v1/") || !isApiLike(pathname);
+}
+
+/** Whether a path looks meant for the API in any spelling: any case, doubled slashes, percent-encoded. */
+function isApiLike(pathname: string): boolean {
+    let decoded = pathname;
+    try {
+        decoded = decodeURIComponent(pathname);
+    } catch {
+        // Left as it came.
+    }
+    const folded = decoded.replace(/[\\/]+/g, "/").toLowerCase();
+    return /^\/(api|v1)(\/|$)/.test(folded);
 }
