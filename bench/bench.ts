@@ -5,6 +5,7 @@ import { firstDivergence, nearTieBound, plainMargins } from "../native-models/de
 import { nativeClock } from "../native-models/decoding/sequence-evaluator.ts";
 import type { GenerateResult, PresageEngine } from "../native-models/engine/presage-engine.ts";
 import { measureChatPath, type ChatPathResult } from "./chat-path.ts";
+import { measureRaces, type RaceBenchResult } from "./race.ts";
 import type { BenchStrategy, PreparedWorkload, Workload, WorkloadOptions } from "./workload.ts";
 
 export interface StrategyResult {
@@ -24,6 +25,8 @@ export interface StrategyResult {
     divergences: number;
     /** Wall time of the run ÷ time spent in llama.cpp's decode and sample calls, minus one: the loop's own cost. */
     loopOverhead: number | null;
+    /** The median of the answers' own `speedupEstimate` (what the stats bar shows); null where none was given. */
+    estimate: number | null;
     runs: number;
 }
 
@@ -41,6 +44,8 @@ export interface WorkloadResult {
     /** Cost of one decode of n rows as a multiple of one row, measured on the loaded model. */
     costCurve: { rows: number; multiple: number }[];
     batchInvariant: boolean | null;
+    /** Plain one-token decoding's cost by context depth, as the engine measured it at load. */
+    plainByDepth: { depth: number; msPerToken: number }[];
     strategies: StrategyResult[];
 }
 
@@ -53,6 +58,7 @@ export interface BenchReport {
     /** Filled by workloads that measure more than decoding (the datastore micro-benchmark, the chat path). */
     datastore?: unknown;
     chatPath?: ChatPathResult;
+    race?: RaceBenchResult;
     errors: { workload: string; error: string }[];
 }
 
@@ -93,13 +99,15 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
         }
         try {
             const info = prepared.engine.info;
+            // As measured at load, before the answers below keep it current.
+            const loadCurve = info.calibration?.plainByDepth ?? [];
             report.machine.backend = `${info.backend.backend}${info.backend.devices.length ? ` (${info.backend.devices.join(", ")})` : ""}`;
             const reference = await referenceContext(prepared.engine, prepared.prompts[0]!, log);
             const costCurve = await measureCostCurve(prepared.engine);
             log(`# ${workload.name}: cost curve ${costCurve.map((c) => `${c.rows}:${c.multiple.toFixed(2)}`).join(" ")}`);
             for (const temperature of workload.temperatures) {
                 const result = await runWorkload(workload, prepared, temperature, prepared.rounds ?? rounds, reference, log);
-                report.workloads.push({ ...result, costCurve, batchInvariant: info.calibration?.batchInvariant ?? null });
+                report.workloads.push({ ...result, costCurve, batchInvariant: info.calibration?.batchInvariant ?? null, plainByDepth: loadCurve });
             }
             await reference.dispose();
             if (prepared.extra != null) Object.assign(report, await prepared.extra());
@@ -115,6 +123,12 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
         } catch (err) {
             report.errors.push({ workload: "chat-path", error: (err as Error).message });
         }
+        log("# race: the Race view's path, auto against plain");
+        try {
+            report.race = await measureRaces({ races: options.quick ? 5 : 10 });
+        } catch (err) {
+            report.errors.push({ workload: "race", error: (err as Error).message });
+        }
     }
     return report;
 }
@@ -127,6 +141,7 @@ interface Sample {
     accepted: number;
     nativeMs: number;
     divergedAt: number;
+    estimate: number | null;
 }
 
 async function runWorkload(
@@ -136,7 +151,7 @@ async function runWorkload(
     rounds: number,
     reference: LlamaContext,
     log: (line: string) => void
-): Promise<Omit<WorkloadResult, "costCurve" | "batchInvariant">> {
+): Promise<Omit<WorkloadResult, "costCurve" | "batchInvariant" | "plainByDepth">> {
     const { engine, prompts, maxTokens } = prepared;
     const rows: BenchStrategy[] = [{ name: "plain", strategies: ["none"] }, { name: "llamacompletion", strategies: [] }, ...prepared.rows];
     const samples = new Map<string, Sample[]>(rows.map((r) => [r.name, []]));
@@ -176,7 +191,8 @@ async function runWorkload(
                     meanAcceptedLength: result?.stats.meanAcceptedLength ?? 1,
                     drafted: result?.stats.drafted ?? 0,
                     accepted: result?.stats.accepted ?? 0,
-                    nativeMs: result == null ? 0 : nativeClock.ms - before
+                    nativeMs: result == null ? 0 : nativeClock.ms - before,
+                    estimate: result?.stats.speedupEstimate ?? null
                 });
             }
             roundTimes.push(times);
@@ -199,6 +215,7 @@ async function runWorkload(
             nearTieDivergences: near.get(row.name)!,
             divergences: s.filter((x) => x.divergedAt >= 0).length,
             loopOverhead: reference || native <= 0 ? null : s.reduce((a, x) => a + x.ms, 0) / native - 1,
+            estimate: s.every((x) => x.estimate != null) && s.length > 0 ? median(s.map((x) => x.estimate!)) : null,
             runs: s.length
         };
     });

@@ -68,6 +68,7 @@ export function renderMarkdown(report: BenchReport): string {
     }
     const diverged = report.workloads.flatMap((w) => w.strategies.filter((s) => s.divergences > 0).map((s) => `${w.name} t=${w.temperature} ${s.strategy}: ${s.divergences} of ${s.runs}${w.temperature === 0 ? ` (${s.nearTieDivergences} at a near-tie)` : ""}`));
     lines.push(`- output equal to plain one-token decoding: ${diverged.length === 0 ? "every run" : `every run but ${diverged.join("; ")}`}`);
+    lines.push("", "### What the window shows", "", ...renderEstimates(report));
     if (report.chatPath != null) lines.push("", "### Chat path", "", renderChatPath(report.chatPath));
     lines.push("", "### Details", "");
     for (const w of report.workloads) lines.push(...renderWorkload(w), "");
@@ -75,6 +76,47 @@ export function renderMarkdown(report: BenchReport): string {
     for (const e of report.errors) lines.push(`Workload \`${e.workload}\` did not run: ${e.error}`, "");
     lines.push(end);
     return lines.join("\n");
+}
+
+/**
+ * Beside each measured speedup, the estimate the answers' own stats gave (the stats bar's number: plain
+ * decoding's cost predicted at the answer's depths over its generation time), and each model's plain
+ * cost by depth: a user trusts the window only where the two agree.
+ */
+function renderEstimates(report: BenchReport): string[] {
+    const lines = [
+        "The stats bar's estimate (median of the answers' `speedupEstimate`: plain decoding's cost, measured at load at several context",
+        "depths and kept current from plain steps, predicted for the answer's tokens at their depths, over the answer's generation time)",
+        "beside the speedup this bench measured for the same row (against the faster plain loop, whole answers, prompt included).",
+        "",
+        "| workload | t | row | estimate (stats) | measured | difference |",
+        "|---|---:|---|---:|---:|---:|"
+    ];
+    for (const w of report.workloads)
+        for (const s of w.strategies) {
+            if (s.strategy === "llamacompletion") continue;
+            const est = s.estimate;
+            lines.push(`| ${w.name} | ${w.temperature} | ${s.strategy} | ${est == null ? "–" : `${est.toFixed(2)}×`} | ${s.speedup.toFixed(2)}× | ${est == null ? "–" : `${(est - s.speedup >= 0 ? "+" : "")}${(est - s.speedup).toFixed(2)}`} |`);
+        }
+    const r = report.race;
+    if (r != null) {
+        const sp = (x: Spread) => `${x.median.toFixed(2)}× (middle half ${x.q1.toFixed(2)}–${x.q3.toFixed(2)})`;
+        lines.push(
+            "",
+            `The Race view (its own path: the app's queue, chat template and datastore drafters), ${r.model}, ${r.strategies.join(",")} against plain, ${r.tokens} tokens, ${r.races} races:`,
+            `measured ${sp(r.measured)} (target ≥ 0.97×: ${r.measured.median >= 0.97 ? "met" : "**missed**"}); the stats' estimate ${sp(r.estimate)};`,
+            `estimate minus measurement, absolute, median ${r.gap.median.toFixed(2)} (target < 0.2: ${r.gap.median < 0.2 ? "met" : "**missed**"}); identical texts in ${r.identical} of ${r.races}.`
+        );
+    }
+    lines.push("", "Plain one-token decoding by context depth, measured at load (tok/s):", "");
+    const seen = new Set<string>();
+    for (const w of report.workloads) {
+        const key = `${w.name}:${w.modelMiB}`;
+        if (seen.has(key) || w.plainByDepth.length === 0) continue;
+        seen.add(key);
+        lines.push(`- ${w.name} (${w.modelMiB} MiB): ${w.plainByDepth.map((p) => `${(1000 / p.msPerToken).toFixed(p.msPerToken < 10 ? 0 : 1)} at ${Math.round(p.depth)}`).join(", ")}`);
+    }
+    return lines;
 }
 
 function renderChatPath(c: ChatPathResult): string {
@@ -135,6 +177,7 @@ export function toJson(report: BenchReport): object {
             modelMiB: w.modelMiB,
             costCurve: w.costCurve,
             batchInvariant: w.batchInvariant,
+            plainByDepth: w.plainByDepth,
             strategies: w.strategies.map((s) => ({
                 strategy: s.strategy,
                 speedup: s.speedup,
@@ -145,11 +188,13 @@ export function toJson(report: BenchReport): object {
                 identicalToPlain: s.identicalToPlain,
                 nearTieDivergences: s.nearTieDivergences,
                 divergences: s.divergences,
-                loopOverhead: s.loopOverhead
+                loopOverhead: s.loopOverhead,
+                estimate: s.estimate
             }))
         })),
         ...(report.datastore != null ? { datastore: report.datastore } : {}),
         ...(report.chatPath != null ? { chatPath: report.chatPath } : {}),
+        ...(report.race != null ? { race: report.race } : {}),
         errors: report.errors
     };
 }
