@@ -141,4 +141,12 @@ describe("SpeculationGovernor", () => {
         const next = new SpeculationGovernor(memory);
         expect(run(next, 64, 1, 2).guessed).toBeLessThan(64);
     });
+
+    it("backs off from guessing whose guesses add no token, even where its steps time like plain ones", () => {
+        const memory = createGovernorMemory();
+        // Lookups that find nothing: one token a step, as fast as a plain step (to the timer's resolution).
+        const { guessed } = run(new SpeculationGovernor(memory), 2000, 1, 1);
+        expect(memory.backoff).toBeGreaterThan(0);
+        expect(guessed / 2000).toBeLessThan(0.15);
+    });
 });

@@ -19,6 +19,8 @@ export interface GovernorMemory {
     backoff: number;
     /** Guessing windows since the plain rate was last measured. */
     sinceRefresh: number;
+    /** Tokens beyond one a step that the last guessing window's steps produced: what its guesses gained. */
+    windowGain: number;
 }
 
 /** Sums over steps of their tokens t and ms m, and of t², m² and t·m for the rate's standard error. */
@@ -65,7 +67,7 @@ const horizon = 256;
 const plainSamples = 32;
 
 export function createGovernorMemory(): GovernorMemory {
-    return { guessing: emptyThroughput(), plain: [], plainNext: 0, phase: "guessing", steps: 0, ms: 0, backoff: 0, sinceRefresh: 0 };
+    return { guessing: emptyThroughput(), plain: [], plainNext: 0, phase: "guessing", steps: 0, ms: 0, backoff: 0, sinceRefresh: 0, windowGain: 0 };
 }
 
 /**
@@ -104,6 +106,7 @@ export class SpeculationGovernor {
                 g.mm += ms * ms;
                 g.tm += tokens * ms;
                 if (g.tokens > horizon) halve(g);
+                m.windowGain += tokens - 1;
             } else {
                 m.plain[m.plainNext] = ms / tokens;
                 m.plainNext = (m.plainNext + 1) % plainSamples;
@@ -142,7 +145,11 @@ export class SpeculationGovernor {
         const plainRate = 1 / this.plainMsPerToken();
         const rate = g.ms > 0 ? g.tokens / g.ms : Infinity;
         const error = standardError(g, rate);
-        if (rate + error >= plainRate) {
+        // A window whose guesses added no token cannot have beaten plain steps, however close its
+        // timing (the lookups that found nothing are its whole difference: a few percent on
+        // stories260K with past answers to search, within one window's spread). Back off.
+        const gained = m.windowGain > 0;
+        if (gained && rate + error >= plainRate) {
             // Faster, or too close to tell: guess on. Only a clear win forgets past losses, else a source
             // that is about even (its lookups cost what its rare accepted guesses save) would win a window
             // by chance every few probes and be probed at the shortest back-off for good.
@@ -174,6 +181,7 @@ export class SpeculationGovernor {
     }
 
     private enter(phase: GovernorMemory["phase"]): void {
+        if (phase === "guessing") this.memory.windowGain = 0;
         this.memory.phase = phase;
         this.memory.steps = 0;
         this.memory.ms = 0;
