@@ -294,7 +294,7 @@ export async function runServerBurst(options: ServerBurstOptions = {}): Promise<
 }
 
 /** `presage serve` as its own process on a free port, with a fresh database, until stopped. */
-async function startServe(model: string, maxQueue: number): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startServe(model: string, maxQueue: number): Promise<{ url: string; token: string; stop: () => Promise<void> }> {
     const dir = mkdtempSync(join(tmpdir(), "presage-burst-"));
     const child = spawn(process.execPath, [join(packageRoot, "bin", "presage.js"), "serve", "--port", "0", "--json", "--no-build", "--model", model,
         "--db", join(dir, "presage.db"), "--threads", "1", "--max-queue", String(maxQueue)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PRESAGE_DATA_DIR: dir } });
@@ -305,27 +305,105 @@ async function startServe(model: string, maxQueue: number): Promise<{ url: strin
         rmSync(dir, { recursive: true, force: true });
     };
     try {
-        const url = await new Promise<string>((resolve, reject) => {
+        const { url, token } = await new Promise<{ url: string; token: string }>((resolve, reject) => {
             let out = "", err = "";
             child.stdout.on("data", (d) => {
                 out += d;
                 const line = out.split("\n").find((l) => l.startsWith("{"));
-                if (line != null) resolve((JSON.parse(line) as { url: string }).url);
+                if (line != null) resolve(JSON.parse(line) as { url: string; token: string });
             });
             child.stderr.on("data", (d) => (err += d));
             void exited.then((code) => reject(new Error(`presage serve exited with ${code}: ${err.trim()}`)));
         });
-        return { url, stop };
+        return { url, token, stop };
     } catch (err) {
         await stop();
         throw err;
     }
 }
 
+export interface ConversationBurstResult {
+    /** Messages sent at once to the one conversation, per round. */
+    messages: number;
+    rounds: number;
+    /** Messages answered (stream ended with "done"). */
+    answered: number;
+    /** Messages refused with 409 "conflict" (the one-answer-per-conversation rule), storing nothing. */
+    refused: number;
+    /** The stored roles, in order, after the last round. */
+    stored: string[];
+    /** Anything else: another status, a stream without "done", a stored conversation that does not alternate. */
+    failures: string[];
+    seconds: number;
+    machine: string;
+}
+
+/**
+ * The per-conversation burst: `messages` messages at once to one conversation of `presage serve`'s
+ * app API, `rounds` times (two windows on one conversation, or a client that retries). Each message
+ * must be answered or refused with a JSON 409, and what is stored must alternate user, assistant,
+ * one answer per message, with no answer holding others as versions.
+ */
+export async function runConversationBurst(options: { modelPath?: string; messages?: number; rounds?: number; maxTokens?: number } = {}): Promise<ConversationBurstResult> {
+    const count = options.messages ?? 5;
+    const rounds = options.rounds ?? 3;
+    const model = options.modelPath ?? findStoriesModel();
+    if (model == null) throw new Error("stories260K.gguf is not in the models folder: run `npm run models:pull` or pass modelPath.");
+    const serve = await startServe(model, 16);
+    const headers = { "content-type": "application/json", "x-presage-token": serve.token };
+    const call = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${serve.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+        if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+        return res.status === 204 ? undefined : res.json();
+    };
+    try {
+        await call("PUT", "/api/settings", { sampling: { maxTokens: options.maxTokens ?? 24 } });
+        const { id } = await call("POST", "/api/conversations", {}) as { id: string };
+        let answered = 0, refused = 0;
+        const failures: string[] = [];
+        const started = performance.now();
+        for (let round = 0; round < rounds; round++) {
+            await Promise.all(Array.from({ length: count }, async (_, i) => {
+                const what = `round ${round} message ${i}`;
+                try {
+                    const res = await fetch(`${serve.url}/api/conversations/${id}/messages`, { method: "POST", headers: { ...headers, accept: "text/event-stream" }, body: JSON.stringify({ content: `m${round}.${i}` }) });
+                    const body = await res.text();
+                    if (res.status === 409) {
+                        if ((JSON.parse(body) as { error?: { code?: string } }).error?.code !== "conflict") throw new Error(`409 without a JSON conflict error: ${body.slice(0, 80)}`);
+                        refused++;
+                        return;
+                    }
+                    if (res.status !== 200) throw new Error(`status ${res.status}: ${body.slice(0, 120)}`);
+                    if (!/^event: done$/m.test(body)) throw new Error(`the stream ended without "done": ${body.slice(-120)}`);
+                    answered++;
+                } catch (err) {
+                    failures.push(`${what}: ${(err as Error).message.split("\n")[0]}`);
+                }
+            }));
+        }
+        const { messages } = await call("GET", `/api/conversations/${id}`) as { messages: { role: string; versions?: { ids: string[] } | null }[] };
+        const stored = messages.map((m) => m.role);
+        stored.forEach((role, i) => {
+            if (role !== (i % 2 === 0 ? "user" : "assistant")) failures.push(`stored message ${i} is "${role}": the conversation does not alternate (${stored.join(" ")})`);
+        });
+        if (stored.length !== 2 * answered) failures.push(`${stored.length} messages stored for ${answered} answered`);
+        for (const m of messages) if ((m.versions?.ids.length ?? 0) > 1) failures.push("an answer holds other answers as versions");
+        return { messages: count, rounds, answered, refused, stored, failures, seconds: (performance.now() - started) / 1000, machine: `${cpus()[0]?.model ?? "cpu"}, ${availableParallelism()} cores, Node ${process.versions.node}` };
+    } finally {
+        await serve.stop();
+    }
+}
+
 // `npx tsx bench/server-load.ts [clients] [requestsPerClient] [maxTokens] [strategies]` prints the result as JSON;
-// `npx tsx bench/server-load.ts burst [requests] [maxTokens] [maxQueue]` runs the burst against `presage serve`.
+// `npx tsx bench/server-load.ts burst [requests] [maxTokens] [maxQueue]` runs the burst against `presage serve`;
+// `npx tsx bench/server-load.ts conversation-burst [messages] [rounds]` sends messages at once to one conversation.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-    if (process.argv[2] === "burst") {
+    if (process.argv[2] === "conversation-burst") {
+        const [messages, rounds] = process.argv.slice(3, 5).map(Number);
+        const result = await runConversationBurst({ messages: messages || undefined, rounds: rounds || undefined });
+        process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+        process.exitCode = result.failures.length === 0 ? 0 : 1;
+    } else if (process.argv[2] === "burst") {
         const [requests, maxTokens, maxQueue] = process.argv.slice(3, 6).map(Number);
         const result = await runServerBurst({ requests: requests || undefined, maxTokens: maxTokens || undefined, maxQueue: maxQueue || undefined });
         process.stdout.write(JSON.stringify(result, null, 2) + "\n");
