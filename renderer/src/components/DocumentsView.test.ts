@@ -98,4 +98,25 @@ describe("DocumentsView", () => {
         await fireEvent.click(screen.getByLabelText("Choose a folder to add"));
         await waitFor(() => expect(api.callsOf("addDocuments")[0]).toEqual([{ path: "/picked/folder", watch: false }]));
     });
+
+    it("shows why a source stopped at its limit, and that its file lists are one page of the whole", async () => {
+        const api = new FakeApi();
+        const reason = "Stopped at 100000 files, the limit for one source: add a smaller folder, or raise the limit in Settings.";
+        api.documents = {
+            sources: [{
+                id: "1", path: "/home/me", kind: "folder", watch: false, files: 100_000, indexed: 99_000, skippedCount: 1000, tokens: 5_000_000, state: "idle", progress: null,
+                stopReason: reason,
+                skipped: [{ path: "/home/me/a.png", reason: "not a text file (.png)" }],
+                indexedFiles: [{ id: "1:1", path: "/home/me/a.md", tokens: 50 }, { id: "1:2", path: "/home/me/b.md", tokens: 50 }]
+            }],
+            page: { limit: 100, offset: 0 },
+            storeBytes: 1000,
+            tokens: 5_000_000
+        };
+        await renderWith(DocumentsView, {}, api);
+        await waitFor(() => expect(screen.getByTestId("documents-stop-reason").textContent).toBe(reason));
+        expect(screen.getByTestId("documents-indexed").querySelector("summary")!.textContent).toBe("Indexed files (99000), the first 2 shown");
+        expect(screen.getByTestId("documents-skipped").querySelector("summary")!.textContent).toBe("Skipped files (1000), the first 1 shown");
+        expect(screen.getByText("1000 skipped")).toBeTruthy();
+    });
 });

@@ -119,4 +119,15 @@ describe("SettingsView", () => {
         api.emit({ type: "settings", settings: { ...api.settings, strategies: { ...api.settings.strategies, draft: false } } });
         await waitFor(() => expect((screen.getByTestId("strategy-toggle-draft") as HTMLInputElement).checked).toBe(false));
     });
+
+    it("shows the limits per document source and changes them", async () => {
+        const { api } = await renderWith(SettingsView);
+        const files = screen.getByTestId("index-max-files") as HTMLInputElement;
+        const gb = screen.getByTestId("index-max-gb") as HTMLInputElement;
+        expect(files.value).toBe("100000");
+        expect(gb.value).toBe("2");
+        await fireEvent.change(files, { target: { value: "5000" } });
+        await fireEvent.change(gb, { target: { value: "0.5" } });
+        await waitFor(() => expect(api.callsOf("updateSettings")).toEqual([[{ indexMaxFiles: 5000 }], [{ indexMaxBytes: 512 * 1024 ** 2 }]]));
+    });
 });
