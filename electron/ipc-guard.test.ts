@@ -20,6 +20,7 @@ const examples: Partial<Record<InvokeMethod, unknown[]>> = {
     downloadPair: [{ pairId: "qwen3" }],
     setModelsFolder: [{ dir: "/home/u/models" }],
     listConversations: ["cats"],
+    listDocuments: [100, 0],
     createConversation: [{ title: "t" }],
     updateConversation: ["1", { title: "x" }],
     sendMessage: ["s1", "1", { content: "hi" }],
@@ -58,6 +59,9 @@ function setup() {
         handlers.get(channel)!({ senderFrame: frame, sender }, ...args) as Promise<IpcResult<unknown>>;
     return { calls, handlers, unregister, call };
 }
+
+/** An invalid value per argument where 12345 (the default below) is a valid one: a page size and offset are numbers. */
+const invalidArgs: Partial<Record<string, unknown[]>> = { [invokeChannels.listDocuments]: [12345, -1] };
 
 const everyMessage: [string, unknown[]][] = [
     ...(Object.keys(validArgs) as InvokeMethod[]).map((m): [string, unknown[]] => [invokeChannels[m], validArgs[m]]),
@@ -107,7 +111,7 @@ describe("every IPC handler", () => {
             expect(tooMany, channel).toMatchObject({ ok: false, error: { code: "invalid-request", message: expect.stringMatching(/^Invalid presage:[a-z-]+ message: it takes \d arguments?, not \d+\.$/) } });
             for (let i = 0; i < args.length; i++) {
                 const bad = [...args];
-                bad[i] = 12345;
+                bad[i] = invalidArgs[channel]?.[i] ?? 12345;
                 const result = await s.call(channel, { url: page, parent: null }, bad);
                 expect(result, `${channel} argument ${i}`).toMatchObject({ ok: false, error: { code: "invalid-request", message: expect.stringMatching(/^Invalid [a-z ]+: .+\.$/) } });
                 expect((result as { error: { message: string } }).error.message).not.toContain("\n");
