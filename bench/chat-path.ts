@@ -15,7 +15,7 @@ interface Timing {
 }
 
 /** One way of asking for an answer, measured in every round. */
-export type ChatPathLane = "engine" | "generate" | "generateChat" | "completion" | "chat" | "window";
+export type ChatPathLane = "engine" | "generate" | "generateChat" | "completion" | "chat" | "window" | "generateChatPlain" | "windowAuto";
 
 export interface ChatPathLaneResult {
     /** Median over rounds, whole answer: from the request (the call) to the end of the stream. */
@@ -34,10 +34,12 @@ export interface ChatPathResult {
      * engine streaming its text. generateChat: `presage generate --chat`'s, the model's chat template
      * through ChatSession. completion, chat: streamed `/v1/completions` and `/v1/chat/completions`,
      * client clock. window: a new conversation's message over the app API's answer stream (stored).
+     * generateChatPlain: `presage generate --chat --strategy none`; windowAuto: the window's answer with
+     * Auto, the default a user gets.
      */
     lanes: Record<ChatPathLane, ChatPathLaneResult>;
     /** Whole-answer tokens per second, per round: completion ÷ generate, chat and window ÷ generateChat. */
-    ratios: { completion: Spread; chat: Spread; window: Spread };
+    ratios: { completion: Spread; chat: Spread; window: Spread; windowAutoVsPlain: Spread };
 }
 
 /**
@@ -92,12 +94,21 @@ export async function measureChatPath({ rounds = 31, maxTokens = 200, strategy =
             },
             generate: () => timed((onStep) => engine.generate({ prompt, maxTokens, strategies: [strategy as "ngram"], onStep })),
             generateChat: () => timed((onStep) => new ChatSession(engine).respond(messages, { maxTokens, strategies: [strategy as "ngram"], onStep })),
+            generateChatPlain: () => timed((onStep) => new ChatSession(engine).respond(messages, { maxTokens, strategies: ["none"], onStep })),
             completion: () => remote("/v1/completions", { ...openai, prompt }, "data: {"),
             chat: () => remote("/v1/chat/completions", { ...openai, messages }, '"delta":{"content"'),
             window: async () => {
                 const res = await fetch(`${server.url}/api/conversations`, { method: "POST", headers: { "content-type": "application/json", "x-presage-token": server.token }, body: "{}" });
                 const { id } = await res.json() as { id: string };
                 return remote(`/api/conversations/${id}/messages`, { content: prompt, strategies: [strategy] }, "event: step");
+            },
+            windowAuto: async () => {
+                // Earlier rounds stored this very answer: the history drafter would replay it. Measured
+                // here is what Auto costs a new question, so past answers are cleared first.
+                await fetch(`${server.url}/api/history`, { method: "DELETE", headers: { "x-presage-token": server.token } });
+                const res = await fetch(`${server.url}/api/conversations`, { method: "POST", headers: { "content-type": "application/json", "x-presage-token": server.token }, body: "{}" });
+                const { id } = await res.json() as { id: string };
+                return remote(`/api/conversations/${id}/messages`, { content: prompt, strategies: ["auto"] }, "event: step");
             }
         };
         const names = Object.keys(lanes) as ChatPathLane[];
@@ -119,7 +130,7 @@ export async function measureChatPath({ rounds = 31, maxTokens = 200, strategy =
                 // Every lane starts from a KV cache that does not hold its prompt, as a new chat does:
                 // otherwise a lane that follows one with the same prompt on the same engine skips the
                 // prompt's evaluation and its rival does not (measured: 0.9 ms to first text against 8).
-                await clearCache[name === "engine" || name === "generate" || name === "generateChat" ? "bench" : "server"]();
+                await clearCache[name === "engine" || name === "generate" || name.startsWith("generateChat") ? "bench" : "server"]();
                 times[name] = await lanes[name]();
                 sink.length = 0;
             }
@@ -135,7 +146,7 @@ export async function measureChatPath({ rounds = 31, maxTokens = 200, strategy =
                 tokensPerSecond: median(timings.map((t) => rate(t[n]))),
                 firstTokenMs: n === "engine" ? null : median(timings.map((t) => t[n].firstMs ?? t[n].ms))
             }])) as Record<ChatPathLane, ChatPathLaneResult>,
-            ratios: { completion: ratio("completion", "generate"), chat: ratio("chat", "generateChat"), window: ratio("window", "generateChat") }
+            ratios: { completion: ratio("completion", "generate"), chat: ratio("chat", "generateChat"), window: ratio("window", "generateChat"), windowAutoVsPlain: ratio("windowAuto", "generateChatPlain") }
         };
     } finally {
         client.stdin!.end();

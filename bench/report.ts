@@ -138,7 +138,9 @@ function renderChatPath(c: ChatPathResult): string {
         row("streamed `/v1/completions`", "completion", met(c.ratios.completion), c.ratios.completion),
         row("`presage generate --chat` (chat template)", "generateChat", "1.00× (chat)"),
         row("streamed `/v1/chat/completions`", "chat", `${met(c.ratios.chat)} of --chat`, c.ratios.chat),
-        row("the window's answer stream (app API, stored)", "window", `${met(c.ratios.window)} of --chat`, c.ratios.window)
+        row("the window's answer stream (app API, stored)", "window", `${met(c.ratios.window)} of --chat`, c.ratios.window),
+        row("`presage generate --chat --strategy none` (plain)", "generateChatPlain", "1.00× (plain)"),
+        row("the window's answer stream with Auto (the default)", "windowAuto", `**${c.ratios.windowAutoVsPlain.median.toFixed(2)}×** (target ≥ 0.97×: ${c.ratios.windowAutoVsPlain.median >= 0.97 ? "met" : "**missed**"}) of plain --chat`, c.ratios.windowAutoVsPlain)
     ].join("\n");
 }
 

@@ -32,6 +32,12 @@ export class SseWriter {
     private started = false;
     private heartbeat: NodeJS.Timeout | null = null;
     private pending = "";
+    /**
+     * Held events not yet rendered into `pending`, in order after it: serialized when they go out, in
+     * the interval's timer, which runs while llama.cpp computes the next step on its own thread,
+     * rather than in the decoding loop's step callback, where it delays the next step.
+     */
+    private held: { name: string; data: unknown }[] = [];
     /** Pieces of text not yet rendered into `pending`, and the event they go out as. */
     private pendingText = "";
     private pendingFrame: ((text: string) => unknown) | null = null;
@@ -68,6 +74,13 @@ export class SseWriter {
     /** `event: name` + `data: json` (the app API's streams). */
     event(name: string, data: unknown, options: SseEventOptions = {}): void {
         this.start();
+        if (options.hold && !this.closed) {
+            // `data` must not change after this call: it is read when the interval ends.
+            this.renderText();
+            this.held.push({ name, data });
+            this.schedule();
+            return;
+        }
         this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`, options.hold ?? false);
     }
 
@@ -105,13 +118,20 @@ export class SseWriter {
 
     private write(text: string, hold: boolean): void {
         if (this.closed) return;
+        this.renderHeld();
         this.renderText();
         this.pending += text;
         if (hold) this.schedule();
         else this.flush(false);
     }
 
+    private renderHeld(): void {
+        for (const e of this.held) this.pending += `event: ${e.name}\ndata: ${JSON.stringify(e.data)}\n\n`;
+        this.held.length = 0;
+    }
+
     private renderText(): void {
+        this.renderHeld();
         if (this.pendingFrame == null) return;
         this.pending += `data: ${JSON.stringify(this.pendingFrame(this.pendingText))}\n\n`;
         this.pendingText = "";
@@ -138,6 +158,7 @@ export class SseWriter {
         this.flushTimer = null;
         this.flushQueued = false;
         if (held) this.lastHeldFlush = performance.now();
+        this.renderHeld();
         this.renderText();
         if (this.pending === "") return;
         const text = this.pending;
