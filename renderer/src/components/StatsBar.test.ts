@@ -44,4 +44,19 @@ describe("StatsBar", () => {
         expect(screen.getByTestId("stats-speedup").textContent).toBe("–");
         expect(screen.queryByRole("button", { name: /race/i })).toBeNull();
     });
+
+    it("says in words when no guess paid, and shows the prompt's time beside the speed", async () => {
+        const steps = sampleSteps().map((s) => ({ ...s, drafted: 0, accepted: 0, source: null }));
+        const stats = { ...statsOf(steps), drafted: 0, accepted: 0, speedupEstimate: 0.97, timeToFirstTokenMs: 12.4, promptTokens: 253 };
+        await renderWith(StatsBar, { stats, steps, guessing: true });
+        expect(screen.getByTestId("stats-speedup").textContent!.trim()).toBe("plain speed: no guess pays on this model here");
+        expect(screen.getByTestId("stats-ttft").textContent!.trim()).toBe("first token 12 ms · prompt 253");
+    });
+
+    it("explains a speedup that cannot be known instead of showing a wrong one", async () => {
+        const steps = sampleSteps();
+        await renderWith(StatsBar, { stats: { ...statsOf(steps), baselineTokensPerSecond: null, speedupEstimate: null }, steps });
+        expect(screen.getByTestId("stats-speedup").textContent).toBe("–");
+        expect(screen.getByTestId("stats-speedup").parentElement!.getAttribute("title")).toMatch(/No plain speed is known/);
+    });
 });
