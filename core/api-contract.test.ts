@@ -138,7 +138,7 @@ describe("the API contract (core/api-contract.ts)", () => {
                 updateSettings: [{ theme: "dark" }], loadModel: [{ target: "m.gguf" }], checkDraft: [{ target: "a.gguf", draft: "b.gguf" }],
                 downloadModel: [{ uri: "hf:o/r/f.gguf" }], downloadPair: [{ pairId: "p" }], setModelsFolder: [{ dir: "/m" }], listConversations: ["cats"],
                 listDocuments: [100, 0], createConversation: [{ title: "t" }], updateConversation: ["1", { title: "x" }], race: [{ prompt: "p" }], addDocuments: [{ path: "/d" }],
-                setDocumentsWatch: ["1", true]
+                setDocumentsWatch: ["1", true], pauseDocuments: ["1", true]
             };
             for (const [method, spec] of Object.entries(appMethods) as [keyof typeof appMethods, (typeof appMethods)[keyof typeof appMethods]][]) {
                 const args = valid[method] ?? spec.args.map(() => "1");

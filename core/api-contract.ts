@@ -2,7 +2,7 @@ import { z } from "zod";
 import "./zod-config.ts";
 import type { AnswerEvent, AppApi, SendMessageRequest } from "./app-api.ts";
 import {
-    addDocumentsSchema, checkDraftSchema, createConversationSchema, downloadSchema, idSchema, loadModelSchema, modelsFolderSchema, pageLimitSchema, pageOffsetSchema, pairDownloadSchema, raceSchema,
+    addDocumentsSchema, checkDraftSchema, createConversationSchema, downloadSchema, idSchema, loadModelSchema, modelsFolderSchema, pageLimitSchema, pageOffsetSchema, pairDownloadSchema, pausedSchema, raceSchema,
     searchSchema, sendMessageSchema, settingsPatchSchema, updateConversationSchema, watchSchema
 } from "./schemas.ts";
 
@@ -121,6 +121,10 @@ export const appMethods = {
     setDocumentsWatch: {
         http: { method: "PATCH", path: "/api/documents/:id", status: 204 }, ipc: "presage:set-documents-watch",
         args: [arg(idSchema, "source id", path()), arg(watchSchema.shape.watch, "watch flag", { in: "body-field", name: "watch" })]
+    },
+    pauseDocuments: {
+        http: { method: "POST", path: "/api/documents/:id/pause", status: 204 }, ipc: "presage:pause-documents",
+        args: [arg(idSchema, "source id", path()), arg(pausedSchema.shape.paused, "paused flag", { in: "body-field", name: "paused" })]
     },
     clearHistory: { http: { method: "DELETE", path: "/api/history", status: 204 }, ipc: "presage:clear-history", args: [] }
 } satisfies { [K in CallMethod]: CallSpec<K> };

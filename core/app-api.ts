@@ -68,7 +68,8 @@ export interface Settings {
 export interface EngineInfo {
     modelPath: string;
     draftModelPath: string | null;
-    backend: { backend: "cpu" | "metal" | "cuda" | "vulkan"; devices: string[]; cpuMathCores: number; buildType: string };
+    /** What llama.cpp runs on; `note`: why `auto` ran on the CPU though it found a GPU backend (a software device, no device). */
+    backend: { backend: "cpu" | "metal" | "cuda" | "vulkan"; devices: string[]; cpuMathCores: number; buildType: string; note?: string };
     threads: number;
     contextSize: number;
     vocabulary: string;
@@ -344,6 +345,8 @@ export interface DocumentSource {
     indexedFiles?: { id: string; path: string; tokens: number }[];
     tokens: number;
     state: "idle" | "indexing" | "error";
+    /** Paused: not scanned (nor watched) until resumed; what is indexed stays searchable. */
+    paused?: boolean;
     /**
      * Why the last scan stopped early, e.g. at the files or bytes limit of a source (Settings
      * `indexMaxFiles` / `indexMaxBytes`), or why it failed; null when it went through.
@@ -484,6 +487,8 @@ export interface AppApi {
     rescanDocuments(id: string): Promise<void>;
     /** PATCH /api/documents/:id { watch } */
     setDocumentsWatch(id: string, watch: boolean): Promise<void>;
+    /** POST /api/documents/:id/pause { paused }: pausing cancels the source's running scan at once; resuming scans it. */
+    pauseDocuments(id: string, paused: boolean): Promise<void>;
     /** DELETE /api/history */
     clearHistory(): Promise<void>;
     /** GET /api/events; returns the unsubscribe function. */

@@ -119,6 +119,10 @@ export class AppService implements AppApi {
         this.parts.documents.rescan(id);
     }
 
+    async pauseDocuments(id: string, paused: boolean): Promise<void> {
+        this.parts.documents.setPaused(id, paused);
+    }
+
     async setDocumentsWatch(id: string, watch: boolean): Promise<void> {
         this.parts.documents.setWatch(id, validate(watchSchema, { watch }, "watch flag").watch);
     }

@@ -9,7 +9,7 @@ import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
 import type { DocumentSource, DocumentsResponse, IndexProgress } from "./app-api.ts";
 import type { EventBus } from "./event-bus.ts";
 import { pseudoFilesystemReason } from "../datastore/ingest/file-walker.ts";
-import { addDocumentsSchema, idSchema, pageLimitSchema, pageOffsetSchema } from "./schemas.ts";
+import { addDocumentsSchema, idSchema, pageLimitSchema, pageOffsetSchema, pausedSchema } from "./schemas.ts";
 import { firstLine, ServiceError } from "./service-error.ts";
 import { SourceWatcher } from "./source-watcher.ts";
 import { validate } from "./validation.ts";
@@ -42,7 +42,7 @@ export class DocumentService {
 
     constructor(private readonly options: DocumentServiceOptions) {
         this.watcher = new SourceWatcher({ onChange: (id) => void this.scan(id) });
-        for (const s of options.datastore.sources.list()) if (s.watch) this.watcher.set(String(s.id), s.path, true);
+        for (const s of options.datastore.sources.list()) if (s.watch && !s.paused) this.watcher.set(String(s.id), s.path, true);
     }
 
     /**
@@ -139,7 +139,23 @@ export class DocumentService {
     setWatch(id: string, watch: boolean): void {
         const source = this.require(id);
         this.options.datastore.sources.setWatch(source.id, watch);
-        this.watcher.set(id, source.path, watch);
+        this.watcher.set(id, source.path, watch && !source.paused);
+    }
+
+    /**
+     * Pauses a source (its running scan is cancelled at once, later scans and the watcher leave it
+     * alone; what is indexed stays searchable), or resumes it, which scans it again.
+     */
+    setPaused(id: string, paused: unknown): void {
+        const source = this.require(id);
+        const value = validate(pausedSchema, { paused }, "paused flag").paused;
+        this.options.datastore.sources.setPaused(source.id, value);
+        this.watcher.set(id, source.path, source.watch && !value);
+        if (value) {
+            this.scanning.get(id)?.abort();
+            const p = this.progress.get(id);
+            if (p != null && p.state !== "done" && p.state !== "error") this.publish({ ...p, state: "done" });
+        } else void this.scan(id);
     }
 
     /** Resolves when every scan started so far has finished (tests, shutdown). */
@@ -166,7 +182,7 @@ export class DocumentService {
         const run = this.chain.catch(() => undefined).then(async () => {
             const ingestor = this.ingestor;
             const source = this.options.datastore.sources.get(Number(id));
-            if (ingestor == null || source == null || this.closed) return;
+            if (ingestor == null || source == null || source.paused || this.closed) return;
             this.current = id;
             this.errors.delete(id);
             const controller = new AbortController();
@@ -177,8 +193,13 @@ export class DocumentService {
                 if (stop != null) this.stops.set(id, stop.reason);
                 else this.stops.delete(id);
             } catch (err) {
-                // Cancelled by a removal: the source is gone, there is nothing to report.
-                if (controller.signal.aborted) return;
+                // Cancelled by a removal or a pause: nothing went wrong. A paused source keeps what
+                // it stored so far, so the index takes it in.
+                if (controller.signal.aborted) {
+                    if (this.options.datastore.sources.get(source.id) != null)
+                        await ingestor.rebuild().catch((e) => console.error(`presage: updating the index after pausing ${source.path}: ${firstLine(e)}`));
+                    return;
+                }
                 this.errors.set(id, `Indexing ${source.path} failed: ${firstLine(err)}`);
                 const p = this.progress.get(id);
                 if (p != null) this.publish({ ...p, state: "error" });
@@ -232,6 +253,7 @@ export class DocumentService {
             indexedFiles: ready.map((d) => ({ id: `${s.id}:${d.id}`, path: d.path, tokens: tokensOf.get(d.id) ?? 0 })),
             tokens: tokenizer == null ? 0 : documents.tokenCount(tokenizer, [s.id]),
             state: this.errors.has(id) ? "error" : running ? "indexing" : "idle",
+            paused: s.paused,
             stopReason: this.errors.get(id) ?? this.stops.get(id) ?? null,
             progress
         };

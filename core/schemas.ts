@@ -106,6 +106,8 @@ export const addDocumentsSchema = z.strictObject({
 
 export const watchSchema = z.strictObject({ watch: z.boolean() });
 
+export const pausedSchema = z.strictObject({ paused: z.boolean() });
+
 export const searchSchema = z.string().max(1000).optional();
 
 /** A page of the document list: HTTP carries numbers as query strings, IPC as numbers. */

@@ -189,6 +189,13 @@ export const migrations: readonly Migration[] = [
                 if (move.run(systemPrompt, JSON.stringify(sampling), Number(id)).changes > 0) drop.run(key);
             }
         }
+    },
+    {
+        version: 4,
+        description: "a source can be paused: scans leave it alone until it is resumed",
+        up(db) {
+            db.exec("ALTER TABLE sources ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))");
+        }
     }
 ];
 

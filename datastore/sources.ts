@@ -10,6 +10,8 @@ export interface Source {
     path: string;
     /** Whether the live watcher follows it. */
     watch: boolean;
+    /** Paused by the user: scans leave it alone (what is indexed stays) until it is resumed. */
+    paused: boolean;
     addedAt: number;
     lastScanAt: number | null;
 }
@@ -19,11 +21,12 @@ interface SourceRow {
     kind: SourceKind;
     path: string;
     watch: number;
+    paused: number;
     added_at: number;
     last_scan_at: number | null;
 }
 
-const toSource = (r: SourceRow): Source => ({ id: r.id, kind: r.kind, path: r.path, watch: r.watch !== 0, addedAt: r.added_at, lastScanAt: r.last_scan_at });
+const toSource = (r: SourceRow): Source => ({ id: r.id, kind: r.kind, path: r.path, watch: r.watch !== 0, paused: r.paused !== 0, addedAt: r.added_at, lastScanAt: r.last_scan_at });
 
 /** The `sources` table. Removing a source removes its documents, text, token streams and shards (cascades). */
 export class SourceStore {
@@ -58,6 +61,10 @@ export class SourceStore {
 
     setWatch(id: number, watch: boolean): void {
         this.db.prepare("UPDATE sources SET watch = ? WHERE id = ?").run(watch ? 1 : 0, id);
+    }
+
+    setPaused(id: number, paused: boolean): void {
+        this.db.prepare("UPDATE sources SET paused = ? WHERE id = ?").run(paused ? 1 : 0, id);
     }
 
     markScanned(id: number, at = Date.now()): void {

@@ -27,6 +27,7 @@ const examples: Partial<Record<InvokeMethod, unknown[]>> = {
     race: [{ prompt: "p" }],
     addDocuments: [{ path: "/docs" }],
     setDocumentsWatch: ["1", true],
+    pauseDocuments: ["1", true],
     choosePaths: [{ kind: "file", filters: [{ name: "Models", extensions: ["gguf"] }] }],
     addModelFile: ["/home/u/model.gguf"]
 };

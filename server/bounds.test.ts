@@ -133,7 +133,10 @@ describeWithStories("presage serve within bounds", (storiesPath) => {
         expect((await api("PUT", "/api/settings", { indexMaxFiles: 100_000, indexMaxBytes: 20_000 })).status).toBe(200);
         expect((await api("POST", `/api/documents/${added.body.id}/rescan`)).status).toBe(204);
         await server.services.documents.idle();
-        expect((await sourceOf(added.body.id))!.stopReason).toMatch(/^Stopped at 19\.5 KB of files, the limit for one source/);
+        const rescanned = (await sourceOf(added.body.id))!;
+        expect(rescanned.stopReason).toMatch(/^Stopped at 19\.5 KB of files, the limit for one source/);
+        // A walk that stopped did not see the rest: what it did not reach is kept, not dropped as gone.
+        expect(rescanned.indexed).toBe(1000);
     });
 
     it("removes a source within a second while it indexes, and the sources behind it proceed", async () => {
@@ -154,6 +157,30 @@ describeWithStories("presage serve within bounds", (storiesPath) => {
         expect(after.map((s) => s.id)).toEqual([b]);
         expect(after[0]!.indexed).toBe(1);
         expect(server.services.datastore.documents.list().every((d) => d.path.startsWith(small))).toBe(true);
+    });
+
+    it("pauses a source within a second while it indexes, keeps what it stored, and resumes it", async () => {
+        const big = tree("paused", 3000);
+        const id = (await api<{ id: string }>("POST", "/api/documents", { path: big })).body.id;
+        await expect.poll(async () => (await sourceOf(id))?.progress?.filesDone ?? 0, { timeout: 60_000, interval: 20 }).toBeGreaterThan(0);
+        const started = performance.now();
+        expect((await api("POST", `/api/documents/${id}/pause`, { paused: true })).status).toBe(204);
+        expect(performance.now() - started).toBeLessThan(1000);
+        await server.services.documents.idle();
+        const paused = (await sourceOf(id))!;
+        expect(paused.paused).toBe(true);
+        expect(paused.state).toBe("idle");
+        expect(paused.indexed).toBeLessThan(3000);
+        // Paused means left alone: a rescan does nothing.
+        expect((await api("POST", `/api/documents/${id}/rescan`)).status).toBe(204);
+        await server.services.documents.idle();
+        expect((await sourceOf(id))!.indexed).toBe(paused.indexed);
+        expect((await api("POST", `/api/documents/${id}/pause`, { paused: "yes" })).status).toBe(400);
+        expect((await api("POST", `/api/documents/${id}/pause`, { paused: false })).status).toBe(204);
+        await server.services.documents.idle();
+        const resumed = (await sourceOf(id))!;
+        expect(resumed.paused).toBe(false);
+        expect(resumed.indexed).toBe(3000);
     });
 
     it("refuses a backend that is not here with 400 and keeps the model and the settings", async () => {

@@ -74,6 +74,8 @@ describe("DocumentsView", () => {
         await waitFor(() => expect(api.callsOf("rescanDocuments")).toEqual([["s1"]]));
         await fireEvent.click(screen.getByTestId("documents-watch"));
         await waitFor(() => expect(api.callsOf("setDocumentsWatch")).toEqual([["s1", true]]));
+        await fireEvent.click(screen.getByTestId("documents-pause"));
+        await waitFor(() => expect(api.callsOf("pauseDocuments")).toEqual([["s1", true]]));
         await fireEvent.click(screen.getByTestId("documents-remove"));
         await fireEvent.click(screen.getByLabelText("Confirm removing /docs"));
         await waitFor(() => expect(screen.queryByText("/docs")).toBeNull());
