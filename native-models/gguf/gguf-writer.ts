@@ -1,3 +1,6 @@
+import { quantizeQ4_0 } from "./q4-0.ts";
+import { quantizeQ4_K } from "./q4-k.ts";
+import { quantizeQ5_0 } from "./q5-0.ts";
 import { quantizeQ8_0 } from "./q8-0.ts";
 import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
@@ -14,7 +17,7 @@ export const defaultGgufAlignment = 32;
 const maxTensorNameBytes = 63;
 
 /**
- * Tensor contents: float values (stored as F32, or converted to F16/BF16 on write) or the exact
+ * Tensor contents: float values (stored as F32, or converted to F16/BF16/Q8_0/Q4_0/Q5_0/Q4_K on write) or the exact
  * bytes of the tensor in its type (any type, e.g. quantized data copied from another file).
  */
 export type TensorData = Float32Array | Uint8Array;
@@ -186,8 +189,14 @@ function encodeTensor(tensor: GgufTensorInput, data: TensorData, expectedBytes: 
                 return new Uint8Array(float32ArrayToBfloat16(data).buffer);
             case GgmlType.Q8_0:
                 return quantizeQ8_0(data);
+            case GgmlType.Q4_0:
+                return quantizeQ4_0(data);
+            case GgmlType.Q5_0:
+                return quantizeQ5_0(data);
+            case GgmlType.Q4_K:
+                return quantizeQ4_K(data);
             default:
-                throw new RangeError(`tensor "${tensor.name}": float values can be written as F32, F16, BF16 or Q8_0, not ${ggmlTypeName(tensor.type)}; pass its bytes instead`);
+                throw new RangeError(`tensor "${tensor.name}": float values can be written as F32, F16, BF16, Q8_0, Q4_0, Q5_0 or Q4_K, not ${ggmlTypeName(tensor.type)}; pass its bytes instead`);
         }
     }
     if (data.length !== expectedBytes)

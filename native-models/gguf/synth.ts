@@ -1,8 +1,11 @@
+import { basename } from "node:path";
 import { GgmlType } from "./ggml-types.ts";
 import { kv, type GgufMetadata } from "./gguf-metadata.ts";
 import { writeGgufFile, type GgufTensorInput } from "./gguf-writer.ts";
 import { SeededRandom } from "./seeded-random.ts";
 import { buildSynthVocabulary, chatMlTemplate, TokenType } from "./synth-vocabulary.ts";
+import { readVocabularySource } from "./vocabulary-source.ts";
+import { fileTypeOf, matrixTypeFor, parseWeightType, type WeightTypeName } from "./weight-type.ts";
 
 export interface SynthModelOptions {
     /** Where to write the .gguf file. */
@@ -21,6 +24,18 @@ export interface SynthModelOptions {
     feedForward?: number;
     /** Context length the model claims. Default 512. */
     contextLength?: number;
+    /**
+     * A GGUF file whose whole tokenizer and chat template the model takes (every `tokenizer.*` key,
+     * e.g. llama.cpp's `ggml-vocab-qwen2.gguf`), with its embedding and output sized to that vocabulary.
+     * Default: our own small SentencePiece vocabulary.
+     */
+    vocabularyFrom?: string;
+    /**
+     * Storage of the weight matrices (token embedding, output head, attention and FFN); norms stay
+     * F32. Q4_K rows that are not a multiple of 256 are stored as Q5_0, as llama.cpp's quantizer
+     * does (see `matrixTypeFor`). Default "f32".
+     */
+    type?: WeightTypeName;
 }
 
 export interface SynthModelResult {
@@ -35,11 +50,14 @@ export interface SynthModelResult {
     feedForward: number;
     contextLength: number;
     seed: number;
+    type: WeightTypeName;
+    /** The file the vocabulary came from, when not our own. */
+    vocabularyFrom?: string;
 }
 
-type ResolvedShape = Required<Omit<SynthModelOptions, "out">>;
+type ResolvedShape = Required<Omit<SynthModelOptions, "out" | "vocabularyFrom" | "type">>;
 
-function resolveShape(options: Omit<SynthModelOptions, "out">): ResolvedShape {
+function resolveShape(options: Omit<SynthModelOptions, "out" | "vocabularyFrom">): ResolvedShape {
     const dim = options.dim ?? 64;
     return {
         seed: options.seed ?? 0,
@@ -53,7 +71,7 @@ function resolveShape(options: Omit<SynthModelOptions, "out">): ResolvedShape {
 }
 
 /** Why these synth options cannot make a model (one sentence), or undefined when they can. */
-export function synthOptionsProblem(options: Omit<SynthModelOptions, "out">): string | undefined {
+export function synthOptionsProblem(options: Omit<SynthModelOptions, "out" | "vocabularyFrom">): string | undefined {
     const s = resolveShape(options);
     const whole = (name: string, value: number, min: number, max: number) =>
         Number.isInteger(value) && value >= min && value <= max ? undefined : `${name} must be a whole number from ${min} to ${max}, got ${value}`;
@@ -75,7 +93,8 @@ export function synthOptionsProblem(options: Omit<SynthModelOptions, "out">): st
 
 /**
  * Writes a tiny Llama-architecture model with its own SentencePiece-style vocabulary (see
- * `buildSynthVocabulary`) and a ChatML chat template, with pseudo-random F32 weights from `seed`.
+ * `buildSynthVocabulary`) and a ChatML chat template, or with the tokenizer and template of
+ * `vocabularyFrom`, with pseudo-random weights from `seed` (F32 unless `type` says otherwise).
  *
  * It computes nothing meaningful, but it loads in llama.cpp, tokenizes any text (byte fallback),
  * chats, and generates deterministically: the test stand-in for a model one cannot ship. Weights
@@ -87,16 +106,37 @@ export function synthOptionsProblem(options: Omit<SynthModelOptions, "out">): st
 export async function synthesizeModel(options: SynthModelOptions): Promise<SynthModelResult> {
     const problem = synthOptionsProblem(options);
     if (problem != null) throw new RangeError(problem);
+    const type = parseWeightType(options.type ?? "f32");
     const shape = resolveShape(options);
     const { seed, layers, dim, heads, kvHeads, feedForward, contextLength } = shape;
     const headDim = dim / heads;
-    const vocabulary = buildSynthVocabulary();
-    const vocabularySize = vocabulary.tokens.length;
+    const source = options.vocabularyFrom == null ? undefined : await readVocabularySource(options.vocabularyFrom);
+    const own = source == null ? buildSynthVocabulary() : undefined;
+    const vocabularySize = source?.tokenCount ?? own!.tokens.length;
+    // Token types decide which output rows are zeroed below; a file without them has only normal tokens.
+    const tokenTypes = source != null ? source.tokenTypes : own!.types;
+
+    const tokenizer: GgufMetadata =
+        source != null
+            ? source.metadata
+            : {
+                  "tokenizer.ggml.model": kv.string("llama"),
+                  "tokenizer.ggml.tokens": kv.strings(own!.tokens),
+                  "tokenizer.ggml.scores": kv.f32s(own!.scores),
+                  "tokenizer.ggml.token_type": kv.i32s(own!.types),
+                  "tokenizer.ggml.unknown_token_id": kv.u32(own!.unknownId),
+                  "tokenizer.ggml.bos_token_id": kv.u32(own!.bosId),
+                  "tokenizer.ggml.eos_token_id": kv.u32(own!.eosId),
+                  "tokenizer.ggml.add_bos_token": kv.bool(true),
+                  "tokenizer.ggml.add_eos_token": kv.bool(false),
+                  "tokenizer.chat_template": kv.string(chatMlTemplate)
+              };
+    const vocabularyName = source == null ? "" : `-${basename(source.path, ".gguf")}`;
 
     const metadata: GgufMetadata = {
         "general.architecture": kv.string("llama"),
-        "general.name": kv.string(`presage-synth-s${seed}-L${layers}-D${dim}`),
-        "general.file_type": kv.u32(0),
+        "general.name": kv.string(`presage-synth-s${seed}-L${layers}-D${dim}${vocabularyName}`),
+        "general.file_type": kv.u32(fileTypeOf(type)),
         "llama.context_length": kv.u32(contextLength),
         "llama.embedding_length": kv.u32(dim),
         "llama.feed_forward_length": kv.u32(feedForward),
@@ -107,16 +147,7 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
         "llama.rope.freq_base": kv.f32(10000),
         "llama.attention.layer_norm_rms_epsilon": kv.f32(1e-5),
         "llama.vocab_size": kv.u32(vocabularySize),
-        "tokenizer.ggml.model": kv.string("llama"),
-        "tokenizer.ggml.tokens": kv.strings(vocabulary.tokens),
-        "tokenizer.ggml.scores": kv.f32s(vocabulary.scores),
-        "tokenizer.ggml.token_type": kv.i32s(vocabulary.types),
-        "tokenizer.ggml.unknown_token_id": kv.u32(vocabulary.unknownId),
-        "tokenizer.ggml.bos_token_id": kv.u32(vocabulary.bosId),
-        "tokenizer.ggml.eos_token_id": kv.u32(vocabulary.eosId),
-        "tokenizer.ggml.add_bos_token": kv.bool(true),
-        "tokenizer.ggml.add_eos_token": kv.bool(false),
-        "tokenizer.chat_template": kv.string(chatMlTemplate)
+        ...tokenizer
     };
 
     const random = (name: string, shape: [number, number], std: number) => () =>
@@ -125,21 +156,21 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
     const matrix = (name: string, inputs: number, outputs: number): GgufTensorInput => ({
         name,
         shape: [inputs, outputs],
-        type: GgmlType.F32,
+        type: matrixTypeFor(type, inputs),
         data: random(name, [inputs, outputs], 1 / Math.sqrt(inputs))
     });
 
     const tensors: GgufTensorInput[] = [
-        { name: "token_embd.weight", shape: [dim, vocabularySize], type: GgmlType.F32, data: random("token_embd.weight", [dim, vocabularySize], 1) },
+        { name: "token_embd.weight", shape: [dim, vocabularySize], type: matrixTypeFor(type, dim), data: random("token_embd.weight", [dim, vocabularySize], 1) },
         { name: "output_norm.weight", shape: [dim], type: GgmlType.F32, data: ones(dim) },
         {
             name: "output.weight",
             shape: [dim, vocabularySize],
-            type: GgmlType.F32,
+            type: matrixTypeFor(type, dim),
             data: () => {
                 const weights = random("output.weight", [dim, vocabularySize], 1 / Math.sqrt(dim))();
-                vocabulary.types.forEach((type, token) => {
-                    if (type !== TokenType.NORMAL) weights.fill(0, token * dim, (token + 1) * dim);
+                tokenTypes.forEach((tokenType, token) => {
+                    if (tokenType !== TokenType.NORMAL) weights.fill(0, token * dim, (token + 1) * dim);
                 });
                 return weights;
             }
@@ -161,5 +192,13 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
     }
 
     const written = await writeGgufFile(options.out, { metadata, tensors });
-    return { out: options.out, bytes: written.bytes, parameterCount: written.parameterCount, vocabularySize, ...shape };
+    return {
+        out: options.out,
+        bytes: written.bytes,
+        parameterCount: written.parameterCount,
+        vocabularySize,
+        ...shape,
+        type,
+        ...(source != null ? { vocabularyFrom: source.path } : {})
+    };
 }
