@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { PresageEngine, type EngineOptions } from "../native-models/engine/presage-engine.ts";
 import { validateGgufFile } from "../native-models/gguf/gguf-reader.ts";
 import { builtinModelPath } from "../native-models/models-dir.ts";
+import { EngineError } from "../native-models/engine-error.ts";
 import { getRuntime } from "../native-models/runtime/llama-runtime.ts";
 import { getLlamaGpuTypes } from "node-llama-cpp";
 import { loadModelFile } from "../native-models/runtime/model-loader.ts";
@@ -129,11 +130,27 @@ export class ModelService {
         return this.queue.run(async () => {
             const loaded = this.current?.info;
             if (loaded == null) return settings.update(patch);
+            const refusal = (err: unknown) => new ServiceError("invalid-request", `The model could not be loaded with these settings (${firstLine(err).replace(/\.$/, "")}): they are unchanged.`);
             let engine: PresageEngine;
             try {
                 engine = await this.createEngine(loaded.modelPath, loaded.draftModelPath, next);
             } catch (err) {
-                throw new ServiceError("invalid-request", `The model could not be loaded with these settings (${firstLine(err).replace(/\.$/, "")}): they are unchanged.`);
+                if (err instanceof ServiceError || err instanceof EngineError) throw refusal(err);
+                // Perhaps both do not fit in memory at once: free the working model, try again, and
+                // bring it back with the settings as they were if the new ones still fail.
+                await this.replaceEngine(null);
+                try {
+                    engine = await this.createEngine(loaded.modelPath, loaded.draftModelPath, next);
+                } catch (again) {
+                    try {
+                        await this.replaceEngine(await this.createEngine(loaded.modelPath, loaded.draftModelPath, previous));
+                    } catch (restoreErr) {
+                        console.error(`presage: could not bring back ${loaded.modelPath}: ${firstLine(restoreErr)}`);
+                        if (this.builtin != null && this.builtin !== loaded.modelPath)
+                            await this.createEngine(this.builtin, null, previous).then((e) => this.replaceEngine(e), () => undefined);
+                    }
+                    throw refusal(again);
+                }
             }
             await this.replaceEngine(engine);
             return settings.update(patch);
