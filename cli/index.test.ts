@@ -89,6 +89,26 @@ describeWithStories("presage index", (modelPath) => {
         expect(typeof summary.seconds).toBe("number");
     });
 
+    it("refuses /proc with one line, and stops a folder at the files limit with the reason", () => {
+        const proc = presage(["--db", join(dir, "proc.db"), "--model", modelPath, "/proc"]);
+        expect(proc.status).toBe(1);
+        expect(proc.stderr.trim().split("\n")).toHaveLength(1);
+        expect(proc.stderr).toMatch(/\/proc is in \/proc, a system filesystem that is not documents: add a folder of your own files instead\./);
+        const folder = join(dir, "limited");
+        mkdirSync(folder);
+        for (let i = 0; i < 30; i++) writeFileSync(join(folder, `n${String(i).padStart(2, "0")}.md`), `Note ${i}: the little dog ran.\n`);
+        const db = join(dir, "limited.db");
+        const store = Datastore.open(db);
+        store.settings.set("ingest.maxSourceFiles", 10);
+        store.close();
+        const r = presage(["--db", db, "--model", modelPath, folder, "--json"]);
+        expect(r.status).toBe(0);
+        const summary = JSON.parse(r.stdout);
+        expect(summary.files).toBe(10);
+        expect(summary.indexed).toBe(10);
+        expect(summary.stopped).toEqual([{ sourceId: 1, reason: "Stopped at 10 files, the limit for one source: add a smaller folder, or raise the limit in Settings." }]);
+    });
+
     it("survives SIGKILL mid-indexing: the database stays sound, keeps its work and the next run resumes", async () => {
         const folder = join(dir, "crash");
         mkdirSync(folder);

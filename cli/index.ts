@@ -1,4 +1,6 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { pseudoFilesystemReason } from "../datastore/ingest/file-walker.ts";
 import { Datastore } from "../datastore/datastore.ts";
 import { DatastoreError } from "../datastore/datastore-error.ts";
 import type { Ingestor, IngestProgress } from "../datastore/ingest/ingestor.ts";
@@ -59,6 +61,11 @@ export const indexCommand: Command = {
 
         if (!existsSync(modelPath) || !statSync(modelPath).isFile()) throw new CliError(`The model ${modelPath} does not exist; pass a GGUF file to --model.`);
         for (const p of positionals) if (!existsSync(p)) throw new CliError(`Cannot index ${p}: it does not exist.`);
+        // Refused before any worker starts: /proc and the like are never documents.
+        for (const p of positionals) {
+            const pseudo = pseudoFilesystemReason(resolve(p)) ?? pseudoFilesystemReason(realpathSync(p));
+            if (pseudo != null) throw new CliError(pseudo);
+        }
 
         let datastore: Datastore;
         try {
@@ -114,13 +121,16 @@ export const indexCommand: Command = {
                     removed: report.removed,
                     retokenized: report.retokenized,
                     tokensAdded: report.tokensAdded,
-                    bytes: report.bytes
+                    bytes: report.bytes,
+                    stopped: report.stopped
                 });
             else {
                 process.stdout.write(
                     `${report.indexed} of ${report.files} files indexed (${report.added} new or changed, ${report.removed} removed), ${report.tokens} tokens, ${report.seconds.toFixed(1)} s\n`
                 );
                 for (const s of report.skipped) process.stdout.write(`  skipped ${s.path}: ${s.reason}\n`);
+                // A source that reached its files or bytes limit: say so, with what to do.
+                for (const s of report.stopped) process.stdout.write(`  ${sources.find((x) => x.id === s.sourceId)?.path ?? s.sourceId}: ${s.reason}\n`);
             }
             return 0;
         } finally {
