@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../native-models/models-dir.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
+import { realVocabularyPath } from "../native-models/testing/real-vocabularies.ts";
+import { writeGgufFile } from "../native-models/gguf/gguf-writer.ts";
+import { kv } from "../native-models/gguf/gguf-metadata.ts";
 import { parseCount } from "./gguf.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "presage-cli-gguf-"));
@@ -50,6 +53,8 @@ describe("presage gguf", () => {
             [["gguf", "synth", "--out", join(dir, "x.gguf"), "--layers", "two"], /--layers must be a whole number/],
             [["gguf", "synth", "--out", join(dir, "x.gguf"), "--colour", "red"], /Unknown option '--colour'/],
             [["gguf", "heavy-twin", "--from", "a", "--out", "b", "--params", "lots"], /--params must be a count/],
+            [["gguf", "synth", "--out", join(dir, "x.gguf"), "--type", "q3_k"], /--type must be f32, f16, q8_0, q4_0, q4_k \(the types the writer can quantize to\), got "q3_k"/],
+            [["gguf", "heavy-twin", "--from", "a", "--out", "b", "--type", "iq2_xs"], /--type must be f32, f16, q8_0, q4_0, q4_k .*got "iq2_xs"/],
             [["gguf", "info"], /missing the GGUF file/]
         ];
         // Started together: each run is mostly Node and tsx starting up.
@@ -84,6 +89,25 @@ describe("presage gguf", () => {
         expect(JSON.parse(derived.stdout)).toMatchObject({ out: draft, layers: 1, targetLayers: 3 });
         expectOneLineFailure(await presage("gguf", "derive-draft", "--from", out, "--layers", "3", "--out", draft), 2, /cannot keep 3 layers/);
     });
+
+    it("synthesizes a model with a real vocabulary (qwen2), builds a Q4_0 heavy twin of it, and refuses a vocabulary file without tokens", async () => {
+        const out = join(dir, "qwen2-synth.gguf");
+        const synth = await presage("gguf", "synth", "--out", out, "--vocabulary-from", realVocabularyPath("qwen2"), "--type", "f16", "--json");
+        expect(synth.code, synth.stderr).toBe(0);
+        expect(JSON.parse(synth.stdout)).toMatchObject({ out, vocabularySize: 151936, type: "f16", vocabularyFrom: realVocabularyPath("qwen2") });
+
+        const twin = join(dir, "qwen2-twin.gguf");
+        const built = await presage("gguf", "heavy-twin", "--from", out, "--out", twin, "--params", "50M", "--type", "q4_0", "--json");
+        expect(built.code, built.stderr).toBe(0);
+        expect(JSON.parse(built.stdout)).toMatchObject({ out: twin, type: "q4_0" });
+        const info = JSON.parse((await presage("gguf", "info", twin, "--json")).stdout);
+        expect(info).toMatchObject({ vocabularySize: 151936, tokenizer: "gpt2", hasChatTemplate: true });
+        expect(Object.keys(info.tensorTypes).sort()).toEqual(["F32", "Q4_0"]);
+
+        const empty = join(dir, "no-tokens.gguf");
+        await writeGgufFile(empty, { metadata: { "general.architecture": kv.string("llama") }, tensors: [] });
+        expectOneLineFailure(await presage("gguf", "synth", "--out", join(dir, "z.gguf"), "--vocabulary-from", empty), 1, /no-tokens\.gguf has no tokenizer\.ggml\.tokens/);
+    }, 60_000);
 
     it("parses parameter counts", () => {
         expect(parseCount("150M", "params")).toBe(150_000_000);

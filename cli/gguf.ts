@@ -3,23 +3,28 @@ import { TransformOptionError } from "../native-models/gguf/gguf-error.ts";
 import { deriveEarlyExitDraft } from "../native-models/gguf/derive-draft.ts";
 import { buildHeavyTwin } from "../bench/twins/heavy-twin.ts";
 import { synthesizeModel, synthOptionsProblem } from "../native-models/gguf/synth.ts";
+import { isWeightTypeName, weightTypeNames, type WeightTypeName } from "../native-models/gguf/weight-type.ts";
 import { intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage gguf — make and inspect GGUF model files
 
 Usage:
   presage gguf synth --out FILE [--seed N] [--layers N] [--dim N] [--heads N] [--kv-heads N]
-                     [--ff N] [--context N] [--json]
+                     [--ff N] [--context N] [--vocabulary-from FILE] [--type TYPE] [--json]
       Writes a tiny Llama model with random weights and its own SentencePiece-style vocabulary
       (byte fallback, ChatML chat template). Same options, byte-identical file.
-      Defaults: seed 0, 2 layers, dim 64, 4 heads, 2 KV heads, ff 2×dim, context 512.
+      --vocabulary-from takes the whole tokenizer and chat template of another GGUF instead
+      (e.g. llama.cpp's models/ggml-vocab-qwen2.gguf), sized to its vocabulary.
+      --type f32|f16|q8_0|q4_0|q4_k stores the weight matrices so (norms stay F32; Q4_K rows that
+      are not a multiple of 256 become Q5_0, as in llama-quantize).
+      Defaults: seed 0, 2 layers, dim 64, 4 heads, 2 KV heads, ff 2×dim, context 512, f32.
 
   presage gguf derive-draft --from FILE --layers N --out FILE [--json]
       Writes an early-exit draft: the first N blocks of FILE with its output head and vocabulary.
       N must be from 1 to the model's block count − 1.
 
   presage gguf heavy-twin --from FILE --out FILE [--params 150M] [--perturb X] [--seed N]
-                          [--type f16|f32|q8_0] [--json]
+                          [--type f16|f32|q8_0|q4_0|q4_k] [--json]
       Writes a much larger Llama model (wider and deeper) that computes nearly the same function
       as FILE: its new capacity starts as an exact no-op, then --perturb (default 0) adds noise of
       that size relative to the original weights. --params takes 5M, 1.5e8, 1B...
@@ -63,9 +68,12 @@ async function synth(argv: string[]): Promise<number> {
         heads: { type: "string" },
         "kv-heads": { type: "string" },
         ff: { type: "string" },
-        context: { type: "string" }
+        context: { type: "string" },
+        "vocabulary-from": { type: "string" },
+        type: { type: "string" }
     });
     const out = requireOption(values.out, "out");
+    const type = weightTypeOption(values.type, "f32");
     const options = {
         seed: intOption(values.seed, "seed", 0, 0, 0xffffffff),
         layers: intOption(values.layers, "layers", 2, 1, 256),
@@ -77,12 +85,13 @@ async function synth(argv: string[]): Promise<number> {
     };
     const problem = synthOptionsProblem(options);
     if (problem != null) throw new UsageError(problem);
-    const result = await synthesizeModel({ out, ...options });
+    const result = await synthesizeModel({ out, ...options, type, ...(values["vocabulary-from"] != null ? { vocabularyFrom: values["vocabulary-from"] } : {}) });
     if (values.json) printJson(result);
     else
         process.stdout.write(
             `Wrote ${result.out}: llama, ${result.layers} layers, dim ${result.dim}, ${result.heads} heads (${result.kvHeads} KV), ` +
-                `ff ${result.feedForward}, vocabulary ${result.vocabularySize}, ${formatCount(result.parameterCount)} parameters, ${formatBytes(result.bytes)}\n`
+                `ff ${result.feedForward}, vocabulary ${result.vocabularySize}${result.vocabularyFrom != null ? ` (from ${result.vocabularyFrom})` : ""}, ` +
+                `${formatCount(result.parameterCount)} parameters (${result.type}), ${formatBytes(result.bytes)}\n`
         );
     return 0;
 }
@@ -115,8 +124,7 @@ async function heavyTwin(argv: string[]): Promise<number> {
     const params = values.params == null ? 150e6 : parseCount(values.params, "params");
     const perturb = numberOption(values.perturb, "perturb", 0, 0, 100);
     const seed = intOption(values.seed, "seed", 0, 0, 0xffffffff);
-    const type = values.type ?? "f16";
-    if (type !== "f16" && type !== "f32" && type !== "q8_0") throw new UsageError(`--type must be f16, f32 or q8_0, got "${type}"`);
+    const type = weightTypeOption(values.type, "f16");
     const started = performance.now();
     const result = await buildHeavyTwin({ from, out, params, perturb, seed, type });
     const seconds = (performance.now() - started) / 1000;
@@ -153,6 +161,13 @@ function formatSummary(s: GgufModelSummary): string {
         ["file", `${formatBytes(s.fileSize)}, GGUF v${s.ggufVersion}`]
     ];
     return `${s.path}\n${rows.filter(([, v]) => v != null).map(([k, v]) => `  ${k.padEnd(13)} ${v}`).join("\n")}\n`;
+}
+
+/** `--type`: a weight type the writer supports, or a one-line usage error listing them. */
+function weightTypeOption(text: string | undefined, fallback: WeightTypeName): WeightTypeName {
+    if (text == null) return fallback;
+    if (!isWeightTypeName(text)) throw new UsageError(`--type must be ${weightTypeNames.join(", ")} (the types the writer can quantize to), got "${text}"`);
+    return text;
 }
 
 /** "150M", "1.5e8", "2B", "500k" → a count; anything else is a usage error. */

@@ -6,6 +6,7 @@ import { readGgufFile, readTensorFloat32, type GgufFile } from "../../native-mod
 import { writeGgufFile, type GgufTensorInput } from "../../native-models/gguf/gguf-writer.ts";
 import { readLlamaShape, type LlamaShape } from "../../native-models/gguf/llama-shape.ts";
 import { SeededRandom } from "../../native-models/gguf/seeded-random.ts";
+import { fileTypeOf, matrixTypeFor, parseWeightType, type WeightTypeName } from "../../native-models/gguf/weight-type.ts";
 
 /**
  * A heavy twin is a much larger Llama model that computes (nearly) the same function as a small
@@ -56,9 +57,11 @@ export interface HeavyTwinOptions {
     /**
      * Storage of weight matrices; norms stay F32 as llama.cpp expects. Default "f16": half the file
      * and half the memory traffic per token, and per-token cost on a CPU is memory-bound, so an F16
-     * twin behaves like the F16/quantized models people run. "f32" keeps the original weights exact.
+     * twin behaves like the F16/quantized models people run. "f32" keeps the original weights exact;
+     * "q8_0", "q4_0" and "q4_k" quantize as llama.cpp's reference quantizers do (rows of a Q4_K
+     * matrix that are not a multiple of 256 are stored as Q5_0, as llama-quantize does).
      */
-    type?: "f16" | "f32" | "q8_0";
+    type?: WeightTypeName;
 }
 
 /** The shape chosen for a heavy twin. */
@@ -81,7 +84,7 @@ export interface HeavyTwinResult extends HeavyTwinPlan {
     targetParameterCount: number;
     perturb: number;
     seed: number;
-    type: "f16" | "f32" | "q8_0";
+    type: WeightTypeName;
 }
 
 const blockTensorRoles = ["attn_q", "attn_k", "attn_v", "attn_output", "attn_norm", "ffn_gate", "ffn_down", "ffn_up", "ffn_norm"] as const;
@@ -162,7 +165,13 @@ function interleave(original: number, total: number): number[] {
  * read into memory whole (it is the small model); the twin is written one tensor at a time.
  */
 export async function buildHeavyTwin(options: HeavyTwinOptions): Promise<HeavyTwinResult> {
-    const { from, out, params = 150e6, perturb = 0, seed = 0, type = "f16" } = options;
+    const { from, out, params = 150e6, perturb = 0, seed = 0 } = options;
+    let type: WeightTypeName;
+    try {
+        type = parseWeightType(options.type ?? "f16");
+    } catch (err) {
+        throw new TransformOptionError((err as Error).message);
+    }
     if (!Number.isFinite(perturb) || perturb < 0) throw new TransformOptionError(`perturb must be a number ≥ 0, got ${perturb}`);
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new TransformOptionError(`seed must be a whole number from 0 to 4294967295, got ${seed}`);
     const file = await readGgufFile(from);
@@ -179,7 +188,7 @@ export async function buildHeavyTwin(options: HeavyTwinOptions): Promise<HeavyTw
     const ropeFreqs = file.tensors.find((t) => t.name === "rope_freqs.weight");
     const plan = planHeavyTwin(shape, file.parameterCount, params, ropeFreqs?.elements ?? 0);
 
-    const twin = new TwinBuilder(file, shape, plan, weights, { perturb, seed, matrixType: type === "f16" ? GgmlType.F16 : type === "q8_0" ? GgmlType.Q8_0 : GgmlType.F32 });
+    const twin = new TwinBuilder(file, shape, plan, weights, { perturb, seed, weightType: type });
     const written = await writeGgufFile(out, { metadata: twin.metadata(basename(from)), tensors: twin.tensors() });
     return {
         ...plan,
@@ -197,7 +206,7 @@ export async function buildHeavyTwin(options: HeavyTwinOptions): Promise<HeavyTw
 interface TwinSettings {
     perturb: number;
     seed: number;
-    matrixType: GgmlType;
+    weightType: WeightTypeName;
 }
 
 /** Makes the twin's metadata and lazily computed tensors from the source's weights. */
@@ -231,7 +240,7 @@ class TwinBuilder {
             [`${arch}.attention.value_length`]: kv.u32(this.shape.valueLength),
             // Cancels the wider RMSNorm's averaging exactly: see the module comment.
             [`${arch}.attention.layer_norm_rms_epsilon`]: kv.f32((this.shape.rmsEpsilon * this.D0) / this.D),
-            "general.file_type": kv.u32(this.settings.matrixType === GgmlType.F16 ? 1 : this.settings.matrixType === GgmlType.Q8_0 ? 7 : 0)
+            "general.file_type": kv.u32(fileTypeOf(this.settings.weightType))
         };
         const metadata: GgufMetadata = {};
         for (const [key, entry] of Object.entries(this.file.metadata)) metadata[key] = changed[key] ?? entry;
@@ -304,7 +313,7 @@ class TwinBuilder {
         return {
             name,
             shape,
-            type: this.settings.matrixType,
+            type: matrixTypeFor(this.settings.weightType, shape[0]),
             data: () => {
                 const source = this.source(sourceName);
                 const sourceInfo = this.file.tensors.find((t) => t.name === sourceName)!;
