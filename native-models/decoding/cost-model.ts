@@ -146,10 +146,14 @@ export class VerificationCostModel {
             await verifier.clear();
             const rowsMs = new Array<number>(maxGuesses + 2).fill(0);
             const threadsForRows = new Array<number>(maxGuesses + 2).fill(batchThreads);
-            for (let n = 1; n <= maxGuesses + 1; n++) rowsMs[n] = interpolate(sizes, measured, n);
+            // Where a batch measured cheaper than a smaller one, measure both again: llama.cpp's kernels
+            // change with the batch (a 4-row batch can cost less than a 3-row one), and a dip that holds
+            // is kept so the reducer can use it; one that does not was noise and is clamped.
+            const curve = await keepConfirmedDips(sizes, measured, (n) => timeAt(n === 1 ? plainThreads : batchThreads, n, repetitions));
+            for (let n = 1; n <= maxGuesses + 1; n++) rowsMs[n] = interpolate(sizes, curve, n);
             threadsForRows[1] = plainThreads;
-            // Costs cannot fall as rows grow; noise sometimes says otherwise.
-            for (let n = 2; n <= maxGuesses + 1; n++) rowsMs[n] = Math.max(rowsMs[n]!, rowsMs[n - 1]!);
+            // Past the last measured size the curve is extrapolated: never downwards.
+            for (let n = sizes.at(-1)! + 1; n <= maxGuesses + 1; n++) rowsMs[n] = Math.max(rowsMs[n]!, rowsMs[n - 1]!);
             rowsMs[0] = rowsMs[1]!;
             threadsForRows[0] = threadsForRows[1]!;
             const model = new VerificationCostModel(rowsMs, threadsForRows, batchInvariant);
@@ -182,6 +186,35 @@ async function checkBatchInvariance(evaluator: SequenceEvaluator, context: reado
         if (one?.token !== two?.token || one?.confidence !== two?.confidence) return false;
     }
     return true;
+}
+
+/** How much cheaper a larger batch must measure, twice, to be believed (timing noise here is a few %). */
+const dipMargin = 0.05;
+
+/**
+ * The measured costs at `sizes` (ascending) with only confirmed dips left in: where a size measured
+ * cheaper than the most expensive smaller one, both are measured again (`remeasure`) and the dip is
+ * kept when the larger is again cheaper by more than `dipMargin` (its cost then the mean of its two
+ * measurements, never above the smaller one's); otherwise it was noise and the cost is clamped to the
+ * smaller one's, as a cost that cannot fall would be.
+ */
+export async function keepConfirmedDips(
+    sizes: readonly number[],
+    measured: readonly number[],
+    remeasure: (rows: number) => Promise<number>
+): Promise<number[]> {
+    const curve = [...measured];
+    let highest = 0; // index of the most expensive size so far
+    for (let i = 1; i < sizes.length; i++) {
+        if (curve[i]! >= curve[highest]!) {
+            highest = i;
+            continue;
+        }
+        const smaller = await remeasure(sizes[highest]!);
+        const larger = await remeasure(sizes[i]!);
+        curve[i] = larger < smaller * (1 - dipMargin) ? Math.min((curve[i]! + larger) / 2, curve[highest]!) : curve[highest]!;
+    }
+    return curve;
 }
 
 function interpolate(xs: readonly number[], ys: readonly number[], x: number): number {
