@@ -64,6 +64,22 @@ describe("synthesizeModel --vocabulary-from a real vocabulary (llama.cpp's ggml-
         expect(out).toEqual(await greedyTokens(model!, text, 6, { threads: 1 }));
     });
 
+    it.each(["phi-3", "llama-bpe"] as const)("takes the %s vocabulary too, tokenizing as its vocabulary-only file does", async (name) => {
+        const path = realVocabularyPath(name);
+        const out = join(dir, `${name}-synth.gguf`);
+        await synthesizeModel({ out, vocabularyFrom: path, type: "q8_0", layers: 1 });
+        const [synth, reference] = [await llama.loadModel({ modelPath: out }), await llama.loadModel({ modelPath: path, vocabOnly: true })];
+        try {
+            expect(synth.tokenize(text)).toEqual(reference.tokenize(text));
+            expect(synth.tokens.bos).toBe(reference.tokens.bos);
+            expect(synth.tokens.eos).toBe(reference.tokens.eos);
+            expect(await greedyTokens(synth, text, 2, { threads: 1 })).toHaveLength(2);
+        } finally {
+            await synth.dispose();
+            await reference.dispose();
+        }
+    }, 30_000);
+
     it("refuses a vocabulary file without tokens in one line", async () => {
         const empty = join(dir, "no-tokens.gguf");
         await writeGgufFile(empty, { metadata: { "general.architecture": kv.string("llama"), "tokenizer.ggml.model": kv.string("gpt2") }, tensors: [] });
