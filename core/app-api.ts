@@ -70,6 +70,10 @@ export interface EngineInfo {
     draftModelPath: string | null;
     /** What llama.cpp runs on; `note`: why `auto` ran on the CPU though it found a GPU backend (a software device, no device). */
     backend: { backend: "cpu" | "metal" | "cuda" | "vulkan"; devices: string[]; cpuMathCores: number; buildType: string; note?: string };
+    /** Target layers offloaded to the GPU device, of `layers`; the device's memory after loading (GPU backends). */
+    gpuLayers?: number;
+    layers?: number;
+    vram?: { totalBytes: number; usedBytes: number } | null;
     threads: number;
     contextSize: number;
     vocabulary: string;

@@ -94,6 +94,11 @@ export interface EngineInfo {
     modelPath: string;
     draftModelPath: string | null;
     backend: BackendInfo;
+    /** Layers of the target offloaded to the GPU device, of `layers` (its blocks and the output layer; 0 on the CPU backend). */
+    gpuLayers: number;
+    layers: number;
+    /** The GPU device's memory when the model had loaded (null on the CPU backend). */
+    vram: { totalBytes: number; usedBytes: number } | null;
     threads: number;
     contextSize: number;
     vocabulary: string;
@@ -153,6 +158,7 @@ export class PresageEngine {
         private readonly options: EngineOptions,
         private readonly configuredThreads: number,
         readonly backend: BackendInfo,
+        private readonly vram: EngineInfo["vram"],
         costModel: VerificationCostModel | null,
         private plainCost: PlainDecodeCost | null
     ) {
@@ -191,7 +197,9 @@ export class PresageEngine {
                 : await VerificationCostModel.measure(verifier, { vocabularySize: vocabularySize(model), threadCandidates: threadCandidates(options.threads, llama.cpuMathCores) });
             const plainCost = cost == null ? null : await PlainDecodeCost.measure(verifier, { vocabularySize: vocabularySize(model), contextSize: context.contextSize });
             if (cost != null) await warmUp(verifier, cost, vocabularySize(model));
-            return new PresageEngine(llama, model, context, verifier, draft, options, threads, await describeBackend(llama), cost, plainCost);
+            const backend = await describeBackend(llama);
+            const vram = backend.backend === "cpu" ? null : await llama.getVramState().then((v) => ({ totalBytes: v.total, usedBytes: v.used }));
+            return new PresageEngine(llama, model, context, verifier, draft, options, threads, backend, vram, cost, plainCost);
         } catch (err) {
             await draftModel?.dispose();
             await model.dispose();
@@ -210,6 +218,9 @@ export class PresageEngine {
             modelPath: this.options.modelPath,
             draftModelPath: this.options.draftModelPath ?? null,
             backend: this.backend,
+            gpuLayers: this.model.gpuLayers,
+            layers: this.model.fileInsights.totalLayers,
+            vram: this.vram,
             threads: this.threads,
             contextSize: this.context.contextSize,
             vocabulary: this.vocabulary,

@@ -14,6 +14,22 @@ export interface BackendInfo {
     devices: string[];
     cpuMathCores: number;
     buildType: "localBuild" | "prebuilt";
+    /** Why `auto` did not take the GPU backend it found (one line), when it did not. */
+    note?: string;
+}
+
+/**
+ * Vulkan devices that are CPUs in disguise (Mesa's llvmpipe and lavapipe, SwiftShader): correct, and
+ * slower than llama.cpp's own CPU backend (stories260K: 17-23 tok/s on llvmpipe against ~2000).
+ */
+const softwareDevice = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
+
+/** Why `auto` must not run on what `getLlama({ gpu: "auto" })` picked, or null when it may. */
+export function autoRefusal(gpu: Llama["gpu"], devices: readonly string[]): string | null {
+    if (gpu === false) return null;
+    if (devices.length === 0) return `llama.cpp's ${gpu} backend loaded but lists no device`;
+    if (devices.every((d) => softwareDevice.test(d))) return `${gpu} offers only ${devices.join(", ")}, a software device slower than the CPU backend`;
+    return null;
 }
 
 const runtimes = new Map<BackendChoice, Promise<Llama>>();
@@ -26,14 +42,56 @@ const runtimes = new Map<BackendChoice, Promise<Llama>>();
 export function getRuntime({ backend = "auto" }: RuntimeOptions = {}): Promise<Llama> {
     let runtime = runtimes.get(backend);
     if (runtime == null) {
-        const gpu: "auto" | LlamaGpuType = backend === "auto" ? "auto" : backend === "cpu" ? false : backend;
-        runtime = getLlama({ gpu, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false }).catch((err: Error) => {
+        runtime = (backend === "auto" ? autoRuntime() : loadRuntime(backend)).catch((err: Error) => {
             runtimes.delete(backend);
-            throw new EngineError("backend-unavailable", `The ${backend} backend of llama.cpp is not available here (${err.message.split("\n")[0]}); choose "auto" or "cpu".`);
+            throw err;
         });
         runtimes.set(backend, runtime);
     }
     return runtime;
+}
+
+/** Why `auto` ran on the CPU though it found a GPU backend, by runtime. */
+const autoNotes = new WeakMap<Llama, string>();
+
+async function loadRuntime(backend: Exclude<BackendChoice, "auto">): Promise<Llama> {
+    const gpu: LlamaGpuType = backend === "cpu" ? false : backend;
+    let llama: Llama;
+    try {
+        llama = await getLlama({ gpu, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false });
+    } catch (err) {
+        throw new EngineError("backend-unavailable", `The ${backend} backend of llama.cpp is not available here (${(err as Error).message.split("\n")[0]}); choose "auto" or "cpu".`);
+    }
+    // Vulkan's binaries load wherever a Vulkan loader is installed, with or without a device to run on.
+    if (gpu !== false && (await llama.getGpuDeviceNames()).length === 0) {
+        await llama.dispose();
+        throw new EngineError("backend-unavailable", `The ${backend} backend of llama.cpp loaded but finds no device here; choose "auto" or "cpu".`);
+    }
+    return llama;
+}
+
+/**
+ * A real GPU where there is one (Metal, CUDA, Vulkan on a discrete or integrated GPU), else the CPU:
+ * never a software Vulkan device, nor a GPU backend with no device, which node-llama-cpp's own `auto`
+ * takes whenever the binaries load (seen here: Vulkan with no device once Mesa's drivers are installed,
+ * llvmpipe once it is made visible).
+ */
+async function autoRuntime(): Promise<Llama> {
+    let llama: Llama | null = null;
+    try {
+        llama = await getLlama({ gpu: "auto", build: "never", logLevel: LlamaLogLevel.error, progressLogs: false });
+    } catch {
+        // No GPU build loads here: the CPU's below.
+    }
+    if (llama != null) {
+        const why = autoRefusal(llama.gpu, llama.gpu === false ? [] : await llama.getGpuDeviceNames());
+        if (why == null) return llama;
+        await llama.dispose();
+        const cpu = await loadRuntime("cpu");
+        autoNotes.set(cpu, `auto runs on the CPU: ${why}.`);
+        return cpu;
+    }
+    return loadRuntime("cpu");
 }
 
 export async function describeBackend(llama: Llama): Promise<BackendInfo> {
@@ -41,6 +99,7 @@ export async function describeBackend(llama: Llama): Promise<BackendInfo> {
         backend: llama.gpu === false ? "cpu" : llama.gpu,
         devices: llama.gpu === false ? [] : await llama.getGpuDeviceNames(),
         cpuMathCores: llama.cpuMathCores,
-        buildType: llama.buildType
+        buildType: llama.buildType,
+        ...(autoNotes.has(llama) ? { note: autoNotes.get(llama) } : {})
     };
 }
