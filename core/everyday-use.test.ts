@@ -5,6 +5,7 @@ import { describeWithStories } from "../native-models/testing/stories.ts";
 import type { AnswerEvent, Conversation, ConversationWithMessages, DocumentsResponse, EngineInfo, Settings } from "./app-api.ts";
 import { readSseEvents } from "../server/testing/sse-client.ts";
 import { startTestServer, type TestServer } from "../server/testing/test-server.ts";
+import { callAppApi } from "../server/testing/app-api-client.ts";
 
 /** The app API behind the chat window's everyday features (issue 12): titles, answer versions, settings defaults, documents. */
 describeWithStories("the app API for everyday use", (storiesPath) => {
@@ -14,15 +15,7 @@ describeWithStories("the app API for everyday use", (storiesPath) => {
     });
     afterAll(() => server?.dispose());
 
-    async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-        const res = await fetch(server.url + path, {
-            method,
-            headers: { "x-presage-token": server.token, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-            body: body === undefined ? undefined : JSON.stringify(body)
-        });
-        const text = await res.text();
-        return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
-    }
+    const api = <T>(method: string, path: string, body?: unknown) => callAppApi<T>(server, method, path, body);
 
     async function send(conversationId: string, body: unknown): Promise<AnswerEvent[]> {
         const res = await fetch(`${server.url}/api/conversations/${conversationId}/messages`, {

@@ -4,6 +4,7 @@ import type { AnswerEvent, ConversationWithMessages, RaceResponse } from "../cor
 import { describeWithStories } from "../native-models/testing/stories.ts";
 import { readSseEvents } from "./testing/sse-client.ts";
 import { startTestServer, type TestServer } from "./testing/test-server.ts";
+import { callAppApi } from "./testing/app-api-client.ts";
 
 interface Speculative {
     tokensPerSecond: number;
@@ -87,13 +88,5 @@ describeWithStories("the speedups the window and the API show", (storiesPath) =>
         expect(gaps.sort((a, b) => a - b)[1]!).toBeLessThan(0.2);
     });
 
-    async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-        const res = await fetch(server.url + path, {
-            method,
-            headers: { "x-presage-token": server.token, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-            body: body === undefined ? undefined : JSON.stringify(body)
-        });
-        const text = await res.text();
-        return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
-    }
+    const api = <T>(method: string, path: string, body?: unknown) => callAppApi<T>(server, method, path, body);
 });

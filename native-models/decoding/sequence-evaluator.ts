@@ -1,6 +1,10 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import type { GenerateNextOptions } from "./sampling.ts";
 
+
+/** What one chunk of a long prompt's evaluation may take, so the pool thread is free again soon. */
+const chunkMs = 50;
+
 /** A token drawn after a batch row, with the model's probability of it when that was asked for. */
 export interface Draw {
     token: Token;
@@ -149,12 +153,19 @@ export class NativeSequenceEvaluator implements SequenceEvaluator {
         // (measured: 515 µs instead of 299 µs for two rows) when a row without logits follows one with.
         let first = options.findIndex((o) => o != null);
         if (first < 0) first = tokens.length;
-        // Prompts longer than a batch go in batch-sized chunks; only the last chunk may need logits.
+        // Prompts longer than a batch go in chunks; only the last chunk may need logits. A chunk holds
+        // libuv's one pool thread for its whole decode, and every file read of the process (a request
+        // listing the models folder) waits behind it: deep in a context a 512-token chunk of
+        // stories260K took over a second, so chunks are sized to take about `chunkMs` each.
         let start = 0;
-        while (tokens.length - start > batchSize) {
-            if (first < start + batchSize) first = start + batchSize;
-            await this.decodeChunk(ctx, tokens.slice(start, start + batchSize), new Uint32Array(0));
-            start += batchSize;
+        let size = Math.min(batchSize, 64);
+        while (tokens.length - start > size) {
+            if (first < start + size) first = start + size;
+            const t = performance.now();
+            await this.decodeChunk(ctx, tokens.slice(start, start + size), new Uint32Array(0));
+            const msPerToken = (performance.now() - t) / size;
+            start += size;
+            size = Math.max(16, Math.min(batchSize, Math.floor(chunkMs / Math.max(1e-3, msPerToken))));
         }
         const chunk = tokens.slice(start);
         const from = Math.max(0, first - start);
