@@ -10,6 +10,7 @@ import type { EngineInfo, ModelsResponse } from "./app-api.ts";
 import { startTestServer, type TestServer } from "../server/testing/test-server.ts";
 import { createAppServices } from "./app-services.ts";
 import { ensureFolder } from "./model-service.ts";
+import { callAppApi } from "../server/testing/app-api-client.ts";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -100,15 +101,7 @@ describeWithStories("loading models", (storiesPath) => {
     });
     afterAll(() => server?.dispose());
 
-    async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-        const res = await fetch(server.url + path, {
-            method,
-            headers: { "x-presage-token": server.token, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-            body: body === undefined ? undefined : JSON.stringify(body)
-        });
-        const text = await res.text();
-        return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
-    }
+    const api = <T>(method: string, path: string, body?: unknown) => callAppApi<T>(server, method, path, body);
 
     it("keeps the working model when another fails to load", async () => {
         const before = (await api<{ engine: EngineInfo }>("GET", "/api/state")).body.engine;

@@ -1,7 +1,6 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import type { GenerateNextOptions } from "./sampling.ts";
 
-
 /** What one chunk of a long prompt's evaluation may take, so the pool thread is free again soon. */
 const chunkMs = 50;
 
