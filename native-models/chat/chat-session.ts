@@ -1,15 +1,25 @@
-import { resolveChatWrapper, SpecialToken, type ChatHistoryItem, type ChatWrapper, type LlamaText, type Token } from "node-llama-cpp";
+import { LlamaText, resolveChatWrapper, SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type Token } from "node-llama-cpp";
 import type { GenerateRequest, GenerateResult, PresageEngine } from "../engine/presage-engine.ts";
 import { EngineError } from "../engine-error.ts";
 import { countTokens, Pauser } from "./token-count.ts";
+import { ReasoningAnswer } from "./reasoning-answer.ts";
+import { ReasoningTemplate, type ReasoningPart } from "./reasoning.ts";
 
 export interface ChatMessage {
     role: "system" | "user" | "assistant";
     content: string;
+    /** An assistant message's reasoning, apart from its answer (`content`); the template keeps or drops it. */
+    reasoning?: string;
 }
 
 /** What a chat answer request carries besides the messages. */
-export type ChatRequest = Omit<GenerateRequest, "prompt">;
+export type ChatRequest = Omit<GenerateRequest, "prompt"> & {
+    /**
+     * Thinking on or off, for templates that take `enable_thinking`; undefined leaves the template's
+     * default (Qwen3's on, Gemma 4's off).
+     */
+    thinking?: boolean;
+};
 
 /** A chat prompt ready for the engine. */
 export interface BuiltPrompt {
@@ -24,6 +34,8 @@ export interface BuiltPrompt {
 export interface ChatResult extends GenerateResult {
     /** Earlier messages dropped to fit the context (oldest first). */
     droppedMessages: number;
+    /** The answer's reasoning block, apart from `text` (the answer); null when it had none. */
+    reasoning: ReasoningPart | null;
 }
 
 /**
@@ -35,12 +47,35 @@ export interface ChatResult extends GenerateResult {
  */
 export class ChatSession {
     private readonly wrapper: ChatWrapper;
+    /** The template's reasoning rules; null when it has no reasoning part. */
+    readonly reasoning: ReasoningTemplate | null;
+    private readonly thinkingWrappers = new Map<string, ChatWrapper>();
     /** Token counts of message texts seen lately, least recently used first. */
     private readonly counts = new Map<string, number>();
     private cost: { base: number; perMessage: number } | null = null;
 
     constructor(private readonly engine: PresageEngine) {
         this.wrapper = resolveChatWrapper(engine.model);
+        this.reasoning = reasoningTemplateOf(engine.model);
+    }
+
+    /**
+     * The wrapper for a prompt: a template with a reasoning part is rendered as Jinja with
+     * `enable_thinking` as asked (node-llama-cpp's own wrappers for these families add thinking markers
+     * of their own), every other one as before.
+     */
+    private wrapperFor(thinking: boolean | undefined): ChatWrapper {
+        if (this.reasoning == null) return this.wrapper;
+        const key = String(this.reasoning.switchable ? thinking : undefined);
+        let wrapper = this.thinkingWrappers.get(key);
+        if (wrapper == null) {
+            wrapper = resolveChatWrapper(this.engine.model, {
+                type: "jinjaTemplate",
+                customWrapperSettings: { jinjaTemplate: { reasoning: key === "undefined" ? null : key === "true" } }
+            });
+            this.thinkingWrappers.set(key, wrapper);
+        }
+        return wrapper;
     }
 
     get templateName(): string {
@@ -55,14 +90,19 @@ export class ChatSession {
     /** `respond` without queueing, for callers that already own the engine's sequence (the app's queue). */
     async respondNow(messages: readonly ChatMessage[], request: ChatRequest = {}): Promise<ChatResult> {
         const maxTokens = request.maxTokens ?? 256;
-        const { tokens, stopTokens, stopStrings, dropped } = await this.buildPrompt(messages, maxTokens);
+        const { thinking, ...generate } = request;
+        const { tokens, stopTokens, stopStrings, dropped } = await this.buildPrompt(messages, maxTokens, thinking);
+        const reasoning = this.reasoning == null ? null : new ReasoningAnswer(this.reasoning.splitter(thinking));
         const result = await this.engine.generateNow(tokens, {
-            ...request,
+            ...generate,
             maxTokens,
             stopStrings: [...(request.stopStrings ?? []), ...stopStrings],
-            stopTokens: [...(request.stopTokens ?? []), ...stopTokens]
+            stopTokens: [...(request.stopTokens ?? []), ...stopTokens],
+            ...(reasoning == null ? {} : { onStep: reasoning.onStep(request.onStep) })
         });
-        return { ...result, text: result.text.trim(), droppedMessages: dropped };
+        if (reasoning == null) return { ...result, text: result.text.trim(), droppedMessages: dropped, reasoning: null };
+        const split = reasoning.finish(this.engine.model, result);
+        return { ...result, text: split.text, droppedMessages: dropped, reasoning: split.reasoning };
     }
 
     /**
@@ -75,7 +115,7 @@ export class ChatSession {
      * rendered template, a few renders of at most a context's worth of text. The work yields to the
      * event loop every few milliseconds so that one long request does not stall the server.
      */
-    async buildPrompt(messages: readonly ChatMessage[], maxTokens: number): Promise<BuiltPrompt> {
+    async buildPrompt(messages: readonly ChatMessage[], maxTokens: number, thinking?: boolean): Promise<BuiltPrompt> {
         if (messages.length === 0 || messages[messages.length - 1]!.role !== "user")
             throw new EngineError("invalid-prompt", "A chat answer needs a conversation that ends with a user message.");
         const pause = new Pauser();
@@ -116,8 +156,9 @@ export class ChatSession {
             let r = rendered.get(at);
             if (r == null) {
                 await pause.maybe();
-                const state = this.wrapper.generateContextState({ chatHistory: toHistory([...system, ...turns.slice(starts[at])]) });
-                r = { state, tokens: state.contextText.tokenize(this.engine.model.tokenizer) };
+                const state = this.wrapperFor(thinking).generateContextState({ chatHistory: toHistory([...system, ...turns.slice(starts[at])]) });
+                const text = this.reasoning == null ? state.contextText : withGenerationTail(state.contextText, this.reasoning.generationTail(thinking));
+                r = { state, tokens: text.tokenize(this.engine.model.tokenizer) };
                 rendered.set(at, r);
             }
             return r;
@@ -226,9 +267,28 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     const history: ChatHistoryItem[] = messages.map((m) =>
         m.role === "system" ? { type: "system", text: m.content }
             : m.role === "user" ? { type: "user", text: m.content }
-                : { type: "model", response: [m.content] });
+                : { type: "model", response: m.reasoning ? [{ type: "segment", segmentType: "thought", text: m.reasoning, ended: true }, m.content] : [m.content] });
     history.push({ type: "model", response: [] });
     return history;
+}
+
+/** The reasoning rules of the model's own chat template, if it has a reasoning part. */
+function reasoningTemplateOf(model: PresageEngine["model"]): ReasoningTemplate | null {
+    const template = model.fileInfo.metadata.tokenizer?.chat_template;
+    const piece = (token: Token | null) => (token == null ? "" : model.detokenize([token], true));
+    return ReasoningTemplate.from(typeof template === "string" ? template : null, { bos: piece(model.tokens.bos), eos: piece(model.tokens.eos) });
+}
+
+/**
+ * node-llama-cpp's Jinja wrapper ends the prompt at the assistant's header and leaves the rest of the
+ * template's generation prompt (an opened `<think>` block, or the empty block that turns thinking
+ * off) to its own chat loop, which Presage does not use: add what the template would have rendered.
+ */
+function withGenerationTail(text: LlamaText, tail: string): LlamaText {
+    const rendered = text.toString();
+    for (let k = tail.length; k > 0; k--)
+        if (rendered.endsWith(tail.slice(0, k))) return k === tail.length ? text : LlamaText([text, new SpecialTokensText(tail.slice(k))]);
+    return text;
 }
 
 /** Longer texts are not remembered (a few of them would outweigh thousands of ordinary messages). */

@@ -36,6 +36,11 @@ export interface StepEvent extends StepStats {
     /** The text this step added (may be "" while a character or a stop string is incomplete). */
     text: string;
     /**
+     * Chat answers of thinking models: the reasoning text this step added, apart from `text` (then
+     * the answer's part only). Present on steps inside the reasoning block, absent elsewhere.
+     */
+    reasoning?: string;
+    /**
      * The text of each token of a step with accepted guesses, when they add up to `text` (for colouring
      * tokens by source): with it the window colours exactly the accepted guesses apart from the target's
      * own token; without it, the whole step by its source. Absent on steps that accepted no guess.
