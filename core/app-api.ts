@@ -434,6 +434,8 @@ export type AppErrorCode =
     | "unsupported-media-type"
     | "request-timeout"
     | "cancelled"
+    /** The engine process died under the request (a crash, out of memory); the model is being loaded again. */
+    | "engine-stopped"
     | "internal";
 
 /**

@@ -5,8 +5,10 @@ import { modelsDir as defaultModelsDir, packageRoot } from "../native-models/mod
 import { AppService } from "./app-service.ts";
 import { ChatService } from "./chat-service.ts";
 import { DatastoreConversations } from "./datastore-conversations.ts";
-import { attachDatastoreDrafters } from "./datastore-wiring.ts";
 import { DocumentService } from "./document-service.ts";
+import { EngineProcess } from "./engine-process/engine-process.ts";
+import type { EngineLauncher } from "./engine-process/engine-channel.ts";
+import type { DatastoreChange } from "./engine-process/protocol.ts";
 import { EventBus } from "./event-bus.ts";
 import { GenerationService } from "./generation-service.ts";
 import { ModelService, modelsDirKey } from "./model-service.ts";
@@ -39,6 +41,10 @@ export interface AppServicesOptions {
     cacheDir?: string;
     /** Ingestion worker threads. */
     ingestWorkers?: number;
+    /** Starts the engine process (default: a Node child process; the desktop app's is a utility process). */
+    engineLauncher?: EngineLauncher;
+    /** How long a starting or loading engine process may stay silent before it is stopped (default 30 s). */
+    engineLoadStallMs?: number;
 }
 
 /** Every service of one running app, wired together; `api` is what the adapters call. */
@@ -71,17 +77,17 @@ export function createAppServices(options: AppServicesOptions): AppServices {
         store: datastore.settings, builtinModel: options.builtinModel,
         huggingFaceEndpoint: options.huggingFaceEndpoint, downloadStallTimeoutMs: options.downloadStallTimeoutMs,
         settings, events,
-        maxWaiting: options.maxWaiting, calibrate: options.calibrate, threads: options.threads, cacheDir: options.cacheDir
+        maxWaiting: options.maxWaiting, calibrate: options.calibrate, threads: options.threads, cacheDir: options.cacheDir,
+        // The engine runs in its own process, which opens the datastore itself for its drafters.
+        engineProcess: new EngineProcess({ launch: options.engineLauncher, loadStallMs: options.engineLoadStallMs }),
+        datastorePath: datastore.path
     });
     const generation = new GenerationService(models, settings);
     const chat = new ChatService({ conversations: new DatastoreConversations(datastore), generation, models });
     const documents = new DocumentService({ datastore, events, workers: options.ingestWorkers });
-    // The datastore's drafters come and go with the model (their indexes are per vocabulary).
-    let detachDrafters: (() => void) | null = null;
-    models.onEngineChange((engine) => {
-        detachDrafters?.();
-        detachDrafters = engine == null ? null : attachDatastoreDrafters(engine, datastore);
-    });
+    // The engine process's drafters keep their indexes in memory; they follow what this process
+    // stores (answers, deletions, settings, indexing) through the same events, replayed there.
+    const stopForwarding = forwardDatastoreChanges(datastore, models.engineProcess);
     models.onEngineChange((engine) => documents.attach(engine));
     const version = packageVersion();
     const api = new AppService({ version, events, settings, models, generation, chat, documents });
@@ -97,9 +103,21 @@ export function createAppServices(options: AppServicesOptions): AppServices {
             chat.stopAll();
             await models.close();
             await documents.close();
+            stopForwarding();
             datastore.close();
         }
     };
+}
+
+/** Replays the datastore's change events in the engine process; returns the function that stops it. */
+function forwardDatastoreChanges(datastore: Datastore, engines: EngineProcess): () => void {
+    const names = ["index-changed", "message-added", "messages-removed", "setting-changed"] as const;
+    const stops = names.map((name) => {
+        const listener = (...args: unknown[]) => engines.notify({ type: "datastore-change", change: { name, args } as DatastoreChange });
+        datastore.events.on(name, listener as never);
+        return () => void datastore.events.off(name, listener as never);
+    });
+    return () => stops.forEach((stop) => stop());
 }
 
 /** The models folder chosen in the window, when it is still a sensible value. */

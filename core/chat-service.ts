@@ -79,7 +79,7 @@ export class ChatService {
         const conversation = this.require(conversationId);
         const store = this.options.conversations;
         const models = this.options.models;
-        if (models.engine == null) throw new ServiceError("no-model", "No model is loaded: load one in the models panel first.");
+        if (!models.ready) throw new ServiceError("no-model", "No model is loaded: load one in the models panel first.");
         // One answer per conversation at a time: a second message (another window, a retry) would
         // interleave its turn with the running one's and join its answer as a "version". It is
         // refused before anything is stored; the check and the claim below run without an await

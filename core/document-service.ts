@@ -5,7 +5,6 @@ import type { Datastore } from "../datastore/datastore.ts";
 import { removedByUserReason, type Ingestor, type IngestProgress } from "../datastore/ingest/ingestor.ts";
 import { openIngestor } from "./datastore-wiring.ts";
 import type { Source } from "../datastore/sources.ts";
-import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
 import type { DocumentSource, DocumentsResponse, IndexProgress } from "./app-api.ts";
 import type { EventBus } from "./event-bus.ts";
 import { pseudoFilesystemReason } from "../datastore/ingest/file-walker.ts";
@@ -49,7 +48,7 @@ export class DocumentService {
      * Follows the engine: indexes with the new model's tokenizer (what is already stored is only
      * re-tokenized). Queued with the scans, so a scan asked for meanwhile waits for the new tokenizer.
      */
-    attach(engine: PresageEngine | null): Promise<void> {
+    attach(engine: { readonly info: { readonly modelPath: string } } | null): Promise<void> {
         const modelPath = engine?.info.modelPath ?? null;
         const run = this.chain.catch(() => undefined).then(async () => {
             if (modelPath === this.modelPath && (modelPath == null) === (this.ingestor == null)) return;

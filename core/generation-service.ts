@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
-import { ChatSession, type ChatMessage } from "../native-models/chat/chat-session.ts";
-import { countTokens } from "../native-models/chat/token-count.ts";
-import type { GenerateResult, PresageEngine, StepEvent } from "../native-models/engine/presage-engine.ts";
+import type { ChatMessage } from "../native-models/chat/chat-session.ts";
+import type { GenerateResult, StepEvent } from "../native-models/engine/presage-engine.ts";
 import type { RaceResponse, SamplingSettings, StrategyName } from "./app-api.ts";
 import type { ModelService } from "./model-service.ts";
 import { raceSchema } from "./schemas.ts";
@@ -55,11 +54,10 @@ export interface GenerationRecord {
 /**
  * Turns requests into engine calls: settings and overrides into sampler options and strategies,
  * messages into a chat turn with the model's template, all through the model service's queue (the
- * one line requests wait in: inside their turn they call the engine's unqueued `…Now` methods).
+ * one line requests wait in). The engine, its chat template and the prompt's tokens are in the engine
+ * process; what comes back (results, steps) is passed on as it is.
  */
 export class GenerationService extends EventEmitter<{ finished: [GenerationRecord] }> {
-    private readonly sessions = new WeakMap<PresageEngine, ChatSession>();
-
     constructor(private readonly models: ModelService, private readonly settings: SettingsService) {
         super();
     }
@@ -67,10 +65,8 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
     /** Answers the last user message of `messages` with the model's chat template. */
     chat(messages: readonly ChatMessage[], options: GenerationOptions = {}): Promise<GenerationResult> {
         return this.models.use(async (engine) => {
-            let session = this.sessions.get(engine);
-            if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
             const trimmed = options.onText == null ? null : new TrimmedText(options.onText);
-            const result = await session.respondNow(messages, this.request(options, trimmed == null ? undefined : (t) => trimmed.push(t)));
+            const result = await engine.chat(messages, this.request(options, trimmed == null ? undefined : (t) => trimmed.push(t)));
             this.emit("finished", { kind: "chat", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, modelPath: engine.info.modelPath };
         }, { signal: options.signal, model: options.model });
@@ -79,8 +75,8 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
     /** Continues a raw text prompt (no chat template). */
     complete(prompt: string, options: GenerationOptions = {}): Promise<GenerationResult> {
         return this.models.use(async (engine) => {
-            await refuseClearlyTooLong(engine, prompt);
-            const result = await engine.generateNow(engine.tokenize(prompt), this.request(options, options.onText));
+            // The engine process refuses a prompt clearly longer than the context before tokenizing it whole.
+            const result = await engine.complete(prompt, this.request(options, options.onText));
             this.emit("finished", { kind: "completion", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, droppedMessages: 0, modelPath: engine.info.modelPath };
         }, { signal: options.signal, model: options.model });
@@ -96,12 +92,10 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
         const messages: ChatMessage[] = [{ role: "user", content: req.prompt }];
         const greedy = { temperature: 0, seed: null };
         return this.models.use(async (engine) => {
-            let session = this.sessions.get(engine);
-            if (session == null) this.sessions.set(engine, (session = new ChatSession(engine)));
             const base = { sampling: [greedy], maxTokens: req.maxTokens ?? Math.min(256, this.settings.get().sampling.maxTokens), signal: options.signal };
-            const spec = await session.respondNow(messages, this.request({ ...base, strategies: req.strategies }));
+            const spec = await engine.chat(messages, this.request({ ...base, strategies: req.strategies }));
             // The plain lane is the fastest plain decoding (one token per decode), whatever exact mode says.
-            const plain = await session.respondNow(messages, this.request({ ...base, strategies: ["none"], exact: false }));
+            const plain = await engine.chat(messages, this.request({ ...base, strategies: ["none"], exact: false }));
             this.emit("finished", { kind: "race", stopReason: spec.stopReason, tokens: spec.tokens.length });
             const speedup = plain.stats.tokensPerSecond > 0 ? spec.stats.tokensPerSecond / plain.stats.tokensPerSecond : 0;
             return {
@@ -138,19 +132,4 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             }
         };
     }
-}
-
-/**
- * Refuses a prompt that is clearly longer than the context, counting it a slice at a time with pauses:
- * the engine tokenizes a prompt in one synchronous call, which for a 1 MiB prompt held the event loop
- * (every other request) for seconds. Near the limit the engine's exact check decides.
- */
-async function refuseClearlyTooLong(engine: PresageEngine, prompt: string): Promise<void> {
-    const contextSize = engine.context.contextSize;
-    // No longer than the context in characters: cheap to tokenize whole, the engine's exact check decides.
-    if (prompt.length <= contextSize) return;
-    const limit = contextSize + 16;
-    const { count } = await countTokens(engine.model, prompt, limit);
-    if (count > limit)
-        throw new ServiceError("invalid-request", `The prompt has more than ${contextSize} tokens but the context holds ${contextSize}: shorten it or raise the context size.`);
 }

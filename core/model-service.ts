@@ -1,7 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import { PresageEngine, type EngineOptions } from "../native-models/engine/presage-engine.ts";
 import { validateGgufFile } from "../native-models/gguf/gguf-reader.ts";
 import { builtinModelPath } from "../native-models/models-dir.ts";
 import { EngineError } from "../native-models/engine-error.ts";
@@ -11,6 +10,9 @@ import { loadModelFile } from "../native-models/runtime/model-loader.ts";
 import { vocabularyMismatch } from "../native-models/runtime/vocabulary.ts";
 import type { DraftCheckResponse, EngineInfo, Settings, ModelFile, ModelLoading, ModelsResponse, PairDownloadProgress } from "./app-api.ts";
 import { DownloadManager } from "./download-manager.ts";
+import { EngineProcess, EngineStoppedError } from "./engine-process/engine-process.ts";
+import type { EngineLoadOptions } from "./engine-process/protocol.ts";
+import type { RemoteEngine } from "./engine-process/remote-engine.ts";
 import type { EventBus } from "./event-bus.ts";
 import { GenerationQueue, type QueueRunOptions } from "./generation-queue.ts";
 import { listModelFiles, recommendedPairs, resolveModelPath } from "./models-folder.ts";
@@ -51,20 +53,32 @@ export interface ModelServiceOptions {
     threads?: number;
     /** Where the engine caches derived drafts (early exit). */
     cacheDir?: string;
+    /** The process the engine runs in (default: a Node child process, started at the first load). */
+    engineProcess?: EngineProcess;
+    /** The datastore the engine process opens for the retrieval and history drafters (default none). */
+    datastorePath?: string | null;
 }
 
 /** Called after the engine changed (a model loaded, or none); the engine is idle at that moment. */
-export type EngineListener = (engine: PresageEngine | null) => void | Promise<void>;
+export type EngineListener = (engine: RemoteEngine | null) => void | Promise<void>;
 
 /**
  * The models folder, the loaded engine (target + optional draft) and the queue in front of it.
  * Everything that uses the engine runs through `use`, one at a time; loading a model waits its turn,
  * so it never pulls the engine from under an answer.
+ *
+ * The engine runs in its own process (`EngineProcess`). When that process dies, the answer in it ends
+ * with "The model stopped unexpectedly; reloading.", the same models are loaded again at once (in the
+ * queue's order: a request already waiting reloads them in its own turn), and a load that dies is
+ * tried once more before it fails.
  */
 export class ModelService {
     readonly downloads: DownloadManager;
     readonly queue: GenerationQueue;
-    private current: PresageEngine | null = null;
+    private current: RemoteEngine | null = null;
+    /** What to load again after the engine process died under the loaded models (until it is). */
+    private revive: { target: string; draft: string | null } | null = null;
+    readonly engineProcess: EngineProcess;
     private readonly listeners = new Set<EngineListener>();
     private dir: string;
     private loadingNow: ModelLoading | null = null;
@@ -76,6 +90,8 @@ export class ModelService {
         this.dir = resolve(options.modelsDir);
         this.builtin = options.builtinModel === undefined ? (existsSync(builtinModelPath) ? builtinModelPath : null) : options.builtinModel;
         this.queue = new GenerationQueue({ maxWaiting: options.maxWaiting });
+        this.engineProcess = options.engineProcess ?? new EngineProcess();
+        this.engineProcess.onExit(() => this.engineStopped());
         this.downloads = new DownloadManager({
             dir: this.dir,
             events: options.events,
@@ -103,15 +119,20 @@ export class ModelService {
     }
 
     /** The loaded engine, or null. Use it through `use` unless only reading `info`. */
-    get engine(): PresageEngine | null {
+    get engine(): RemoteEngine | null {
         return this.current;
+    }
+
+    /** Whether a request can be answered now: a model is loaded, or is being loaded again after a crash. */
+    get ready(): boolean {
+        return this.current != null || this.revive != null;
     }
 
     /** What is loaded, in the contract's shape; null when nothing is. */
     info(): EngineInfo | null {
         const engine = this.current;
         if (engine == null) return null;
-        return { ...engine.info, available: engine.available(), builtin: engine.info.modelPath === this.builtin, trainContextSize: engine.model.trainContextSize };
+        return { ...engine.info, builtin: engine.info.modelPath === this.builtin };
     }
 
     /**
@@ -131,7 +152,7 @@ export class ModelService {
             const loaded = this.current?.info;
             if (loaded == null) return settings.update(patch);
             const refusal = (err: unknown) => new ServiceError("invalid-request", `The model could not be loaded with these settings (${firstLine(err).replace(/\.$/, "")}): they are unchanged.`);
-            let engine: PresageEngine;
+            let engine: RemoteEngine;
             try {
                 engine = await this.createEngine(loaded.modelPath, loaded.draftModelPath, next);
             } catch (err) {
@@ -335,9 +356,9 @@ export class ModelService {
      * @throws ServiceError "no-model" when nothing is loaded, "busy" when the line is full,
      * "cancelled" when `signal` aborts while waiting.
      */
-    async use<T>(task: (engine: PresageEngine) => Promise<T>, options: UseOptions = {}): Promise<T> {
+    async use<T>(task: (engine: RemoteEngine) => Promise<T>, options: UseOptions = {}): Promise<T> {
         const wanted = options.model;
-        if (wanted == null && this.current == null) {
+        if (wanted == null && this.current == null && this.revive == null) {
             // A load asked for (at start: the last used or built-in model) may not be in the queue yet.
             if (this.pending.size > 0) await Promise.allSettled([...this.pending]);
             else if (!this.queue.running) throw noModel();
@@ -345,6 +366,8 @@ export class ModelService {
         return this.queue.run(async () => {
             // Just-in-time loading: in the request's own turn, so it waits like any request.
             if (wanted != null && this.current?.info.modelPath !== wanted) await this.loadNow(wanted, null);
+            // The engine process died under the loaded models: this request loads them again.
+            else if (this.current == null && this.revive != null) await this.reviveNow();
             const engine = this.current;
             if (engine == null) throw noModel();
             return task(engine);
@@ -396,7 +419,7 @@ export class ModelService {
                     throw new ServiceError("invalid-model", `${firstLine(err)} Download the model again or choose another file.`);
                 }
             }
-            let engine: PresageEngine;
+            let engine: RemoteEngine;
             try {
                 engine = await this.createEngine(targetPath, draftPath);
             } catch (err) {
@@ -424,8 +447,8 @@ export class ModelService {
         }
     }
 
-    private createEngine(targetPath: string, draftPath: string | null, s: Settings = this.options.settings.get()): Promise<PresageEngine> {
-        const options: EngineOptions = {
+    private async createEngine(targetPath: string, draftPath: string | null, s: Settings = this.options.settings.get()): Promise<RemoteEngine> {
+        const options: EngineLoadOptions = {
             modelPath: targetPath,
             draftModelPath: draftPath ?? undefined,
             backend: s.backend,
@@ -435,11 +458,53 @@ export class ModelService {
             threads: this.options.threads ?? (s.threads > 0 ? s.threads : undefined),
             calibrate: this.options.calibrate ?? true,
             cacheDir: this.options.cacheDir,
-            onLoadProgress: (progress) => {
-                if (this.loadingNow != null) this.setLoading({ ...this.loadingNow, progress });
-            }
+            datastorePath: this.options.datastorePath ?? null
         };
-        return PresageEngine.load(options);
+        const onProgress = (progress: number) => {
+            if (this.loadingNow != null) this.setLoading({ ...this.loadingNow, progress });
+        };
+        try {
+            return await this.engineProcess.load(options, onProgress);
+        } catch (err) {
+            if (!(err instanceof EngineStoppedError)) throw err;
+            // A process can die for reasons of the moment (memory taken by another program, a GPU
+            // driver reset): once more in a new process; a model that kills it every time fails here.
+            console.error(`presage: ${err.message} Trying once more.`);
+            try {
+                return await this.engineProcess.load(options, onProgress);
+            } catch (again) {
+                if (!(again instanceof EngineStoppedError)) throw again;
+                throw new EngineStoppedError(`${again.message.replace(/\.$/, "")} twice: choose another model or other load settings.`, again.exit);
+            }
+        }
+    }
+
+    /**
+     * The engine process died. Its engines are gone: the answer in flight has failed already; the
+     * loaded models are loaded again in the queue's order, by the first request waiting, or here.
+     */
+    private engineStopped(): void {
+        const dead = this.current;
+        if (dead == null || dead.alive) return;
+        this.current = null;
+        this.revive = { target: dead.info.modelPath, draft: dead.info.draftModelPath };
+        this.options.events.publish({ type: "engine", engine: null });
+        const reloading = this.queue.run(async () => {
+            if (this.current == null && this.revive != null) await this.reviveNow();
+        }, { unbounded: true });
+        this.pending.add(reloading);
+        void reloading.catch((err) => console.error(`presage: could not load the model again: ${firstLine(err)}`)).finally(() => this.pending.delete(reloading));
+    }
+
+    /** Loads what the engine process held when it died; runs inside the queue. */
+    private async reviveNow(): Promise<void> {
+        const revive = this.revive!;
+        try {
+            await this.loadNow(revive.target, revive.draft);
+        } finally {
+            // Tried: a later request asks for a model as usual (no reload loop on a model that keeps dying).
+            if (this.revive === revive) this.revive = null;
+        }
     }
 
     private setLoading(loading: ModelLoading | null): void {
@@ -456,10 +521,12 @@ export class ModelService {
     async close(): Promise<void> {
         await this.downloads.close();
         await this.unload();
+        await this.engineProcess.close();
     }
 
-    private async replaceEngine(engine: PresageEngine | null): Promise<void> {
+    private async replaceEngine(engine: RemoteEngine | null): Promise<void> {
         const old = this.current;
+        if (engine != null) this.revive = null;
         if (old == null && engine == null) return;
         this.current = engine;
         if (old != null) await old.dispose();

@@ -31,6 +31,7 @@ const statusByCode: Record<AppErrorCode, number> = {
     cancelled: 499,
     internal: 500,
     "no-model": 503,
+    "engine-stopped": 503,
     busy: 503
 };
 
