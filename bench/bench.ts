@@ -27,6 +27,8 @@ export interface StrategyResult {
     loopOverhead: number | null;
     /** The median of the answers' own `speedupEstimate` (what the stats bar shows); null where none was given. */
     estimate: number | null;
+    /** Where the row's time went: guessing (drafters, a draft model's decodes included) and llama.cpp's calls (both models), as shares of the wall time. */
+    time: { drafting: number; llamaCpp: number } | null;
     runs: number;
 }
 
@@ -43,6 +45,8 @@ export interface WorkloadResult {
     modelMiB: number;
     /** Cost of one decode of n rows as a multiple of one row, measured on the loaded model. */
     costCurve: { rows: number; multiple: number }[];
+    /** A one-row decode and drawing the token after it (one pass over the vocabulary), ms each. */
+    drawCost: { decodeMs: number; drawMs: number };
     batchInvariant: boolean | null;
     /** Plain one-token decoding's cost by context depth, as the engine measured it at load. */
     plainByDepth: { depth: number; msPerToken: number }[];
@@ -105,9 +109,11 @@ export async function runBenchmarks(options: RunBenchOptions): Promise<BenchRepo
             const reference = await referenceContext(prepared.engine, prepared.prompts[0]!, log);
             const costCurve = await measureCostCurve(prepared.engine);
             log(`# ${workload.name}: cost curve ${costCurve.map((c) => `${c.rows}:${c.multiple.toFixed(2)}`).join(" ")}`);
+            const drawCost = await measureDrawCost(prepared.engine);
+            log(`# ${workload.name}: one-row decode ${drawCost.decodeMs.toFixed(2)} ms, drawing its token ${drawCost.drawMs.toFixed(2)} ms`);
             for (const temperature of workload.temperatures) {
                 const result = await runWorkload(workload, prepared, temperature, prepared.rounds ?? rounds, reference, log);
-                report.workloads.push({ ...result, costCurve, batchInvariant: info.calibration?.batchInvariant ?? null, plainByDepth: loadCurve });
+                report.workloads.push({ ...result, costCurve, drawCost, batchInvariant: info.calibration?.batchInvariant ?? null, plainByDepth: loadCurve });
             }
             await reference.dispose();
             if (prepared.extra != null) Object.assign(report, await prepared.extra());
@@ -140,6 +146,7 @@ interface Sample {
     drafted: number;
     accepted: number;
     nativeMs: number;
+    draftMs: number;
     divergedAt: number;
     estimate: number | null;
 }
@@ -151,7 +158,7 @@ async function runWorkload(
     rounds: number,
     reference: LlamaContext,
     log: (line: string) => void
-): Promise<Omit<WorkloadResult, "costCurve" | "batchInvariant" | "plainByDepth">> {
+): Promise<Omit<WorkloadResult, "costCurve" | "drawCost" | "batchInvariant" | "plainByDepth">> {
     const { engine, prompts, maxTokens } = prepared;
     const rows: BenchStrategy[] = [{ name: "plain", strategies: ["none"] }, { name: "llamacompletion", strategies: [] }, ...prepared.rows];
     const samples = new Map<string, Sample[]>(rows.map((r) => [r.name, []]));
@@ -174,9 +181,10 @@ async function runWorkload(
                 const t = performance.now();
                 let result: GenerateResult | null = null;
                 let tokens: Token[];
+                let draftMs = 0;
                 if (row.name === "llamacompletion") tokens = await llamaCompletion(reference, engine.tokenize(prompt), maxTokens, temperature, seed);
                 else {
-                    result = await engine.generate({ prompt, maxTokens, sampling, strategies: row.strategies, oracle: row.oracle ? expected.tokens : undefined, maxDraft: row.maxDraft, exact: row.exact });
+                    result = await engine.generate({ prompt, maxTokens, sampling, strategies: row.strategies, oracle: row.oracle ? expected.tokens : undefined, maxDraft: row.maxDraft, exact: row.exact, onStep: (step) => void (draftMs += step.draftMs ?? 0) });
                     tokens = result.tokens;
                 }
                 const ms = performance.now() - t;
@@ -192,6 +200,7 @@ async function runWorkload(
                     drafted: result?.stats.drafted ?? 0,
                     accepted: result?.stats.accepted ?? 0,
                     nativeMs: result == null ? 0 : nativeClock.ms - before,
+                    draftMs,
                     estimate: result?.stats.speedupEstimate ?? null
                 });
             }
@@ -204,6 +213,7 @@ async function runWorkload(
         const s = samples.get(row.name)!;
         const drafted = s.reduce((a, x) => a + x.drafted, 0);
         const native = s.reduce((a, x) => a + x.nativeMs, 0);
+        const wall = s.reduce((a, x) => a + x.ms, 0);
         const reference = row.name === "llamacompletion";
         return {
             strategy: row.name,
@@ -214,8 +224,9 @@ async function runWorkload(
             identicalToPlain: row.name === "plain" ? null : s.every((x) => x.divergedAt < 0),
             nearTieDivergences: near.get(row.name)!,
             divergences: s.filter((x) => x.divergedAt >= 0).length,
-            loopOverhead: reference || native <= 0 ? null : s.reduce((a, x) => a + x.ms, 0) / native - 1,
+            loopOverhead: reference || native <= 0 ? null : wall / native - 1,
             estimate: s.every((x) => x.estimate != null) && s.length > 0 ? median(s.map((x) => x.estimate!)) : null,
+            time: reference || wall <= 0 ? null : { drafting: s.reduce((a, x) => a + x.draftMs, 0) / wall, llamaCpp: native / wall },
             runs: s.length
         };
     });
@@ -255,6 +266,39 @@ async function measureCostCurve(engine: PresageEngine, rowCounts: readonly numbe
         }
         await evaluator.eraseFrom(0);
         return rowCounts.map((n) => ({ rows: n, multiple: ms.get(n)! / ms.get(1)! }));
+    });
+}
+
+/**
+ * What drawing one token costs beside the decode of its row: a pass over the whole vocabulary's
+ * logits, the part of each step that grows with the vocabulary (151,936 rows for Qwen, 512 for
+ * stories260K). Means of several one-row decodes on a short context, each drawn after it had finished.
+ */
+async function measureDrawCost(engine: PresageEngine): Promise<{ decodeMs: number; drawMs: number }> {
+    return engine.exclusive(async () => {
+        const evaluator = engine.verifier.evaluator;
+        const base = Array.from({ length: 16 }, (_, i) => (i + 3) as Token);
+        await evaluator.eraseFrom(0);
+        await evaluator.decode(base, base.map(() => null));
+        const decode: number[] = [];
+        const draw: number[] = [];
+        const reps = engine.cost.plainTokenMs > 25 ? 4 : 12;
+        for (let rep = -1; rep < reps; rep++) {
+            const token = ((rep + 2) * 29 + 7) as Token;
+            let t = performance.now();
+            await evaluator.decode([token], [{ token: true }]);
+            const decoded = performance.now() - t;
+            t = performance.now();
+            await evaluator.draw(0);
+            if (rep >= 0) {
+                decode.push(decoded);
+                draw.push(performance.now() - t);
+            }
+            await evaluator.eraseFrom(base.length);
+        }
+        await evaluator.eraseFrom(0);
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        return { decodeMs: mean(decode), drawMs: mean(draw) };
     });
 }
 

@@ -146,12 +146,12 @@ function renderChatPath(c: ChatPathResult): string {
 
 function renderWorkload(w: WorkloadResult): string[] {
     return [
-        `**${w.name}, t=${w.temperature}**: ${w.description}; ${w.prompts} prompt(s), ${w.maxTokens} tokens.${w.notes.length ? " " + w.notes.join("; ") + "." : ""} Batch rows bit-identical to one-token rows: ${w.batchInvariant == null ? "not checked" : w.batchInvariant ? "yes" : "no"}. Cost of n rows (× one): ${w.costCurve.map((c) => `${c.rows}: ${c.multiple.toFixed(2)}`).join(", ")}.`,
+        `**${w.name}, t=${w.temperature}**: ${w.description}; ${w.prompts} prompt(s), ${w.maxTokens} tokens.${w.notes.length ? " " + w.notes.join("; ") + "." : ""} Batch rows bit-identical to one-token rows: ${w.batchInvariant == null ? "not checked" : w.batchInvariant ? "yes" : "no"}. Cost of n rows (× one): ${w.costCurve.map((c) => `${c.rows}: ${c.multiple.toFixed(2)}`).join(", ")}. A one-row decode ${w.drawCost.decodeMs.toFixed(2)} ms, drawing its token ${w.drawCost.drawMs.toFixed(2)} ms.`,
         "",
-        "| row | speedup | middle half | tok/s | tokens/step | acceptance | diverged (near-tie) | loop overhead |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| row | speedup | middle half | tok/s | tokens/step | acceptance | diverged (near-tie) | loop overhead | guessing / in llama.cpp |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ...w.strategies.map((s) =>
-            `| ${s.strategy} | ${s.speedup.toFixed(2)}× | ${s.speedupQuartiles[0].toFixed(2)}–${s.speedupQuartiles[1].toFixed(2)} | ${s.tokensPerSecond.toFixed(1)} | ${s.meanAcceptedLength.toFixed(2)} | ${(s.acceptanceRate * 100).toFixed(0)}% | ${s.divergences}${w.temperature === 0 ? ` (${s.nearTieDivergences})` : ""} of ${s.runs} | ${s.loopOverhead == null ? "–" : `${(s.loopOverhead * 100).toFixed(0)}%`} |`)
+            `| ${s.strategy} | ${s.speedup.toFixed(2)}× | ${s.speedupQuartiles[0].toFixed(2)}–${s.speedupQuartiles[1].toFixed(2)} | ${s.tokensPerSecond.toFixed(1)} | ${s.meanAcceptedLength.toFixed(2)} | ${(s.acceptanceRate * 100).toFixed(0)}% | ${s.divergences}${w.temperature === 0 ? ` (${s.nearTieDivergences})` : ""} of ${s.runs} | ${s.loopOverhead == null ? "–" : `${(s.loopOverhead * 100).toFixed(0)}%`} | ${s.time == null ? "–" : `${(s.time.drafting * 100).toFixed(0)}% / ${(s.time.llamaCpp * 100).toFixed(0)}%`} |`)
     ];
 }
 
@@ -178,6 +178,7 @@ export function toJson(report: BenchReport): object {
             baseline: { threads: w.baseline.threads, tokensPerSecond: w.baseline.tokensPerSecond, strategy: w.baseline.strategy },
             modelMiB: w.modelMiB,
             costCurve: w.costCurve,
+            drawCost: w.drawCost,
             batchInvariant: w.batchInvariant,
             plainByDepth: w.plainByDepth,
             strategies: w.strategies.map((s) => ({
@@ -191,7 +192,8 @@ export function toJson(report: BenchReport): object {
                 nearTieDivergences: s.nearTieDivergences,
                 divergences: s.divergences,
                 loopOverhead: s.loopOverhead,
-                estimate: s.estimate
+                estimate: s.estimate,
+                time: s.time
             }))
         })),
         ...(report.datastore != null ? { datastore: report.datastore } : {}),

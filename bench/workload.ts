@@ -1,5 +1,6 @@
 import type { PresageEngine } from "../native-models/engine/presage-engine.ts";
 import type { StrategyName } from "../native-models/engine/strategy.ts";
+import type { BackendChoice } from "../native-models/runtime/llama-runtime.ts";
 
 /** A row of the benchmark: a strategy list, or the oracle (the loop's ceiling). */
 export interface BenchStrategy {
@@ -29,6 +30,8 @@ export interface PreparedWorkload {
 
 export interface WorkloadOptions {
     quick: boolean;
+    /** The llama.cpp backend the workloads load their models on (default: auto). */
+    backend?: BackendChoice;
     cacheDir: string;
     log: (line: string) => void;
 }

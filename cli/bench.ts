@@ -4,16 +4,18 @@ import { runBenchmarks } from "../bench/bench.ts";
 import { toJson, writeBenchmarksMarkdown } from "../bench/report.ts";
 import { allWorkloads } from "../bench/workloads/index.ts";
 import { packageRoot, presageCacheDir } from "../native-models/models-dir.ts";
-import { parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
+import { backendOption, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
 const help = `presage bench — compare every strategy with plain decoding, interleaved, and write BENCHMARKS.md
 
-Usage: presage bench [--quick] [--json FILE] [--workloads LIST] [--no-write]
+Usage: presage bench [--quick] [--json FILE] [--workloads LIST] [--backend NAME] [--no-write]
 
 Options:
   --quick            fewer prompts and tokens, one round (under 10 minutes here)
   --json FILE        also write the results as JSON to FILE
-  --workloads LIST   comma list of large, heavy, story, grounded (default: all)
+  --workloads LIST   comma list of large, large-q4k, real-vocab, heavy, story,
+                     grounded (default: all)
+  --backend NAME     auto (default), cpu, metal, cuda or vulkan: where the models load
   --no-write         do not touch BENCHMARKS.md
   --json             (without FILE, as the last option) print the JSON on stdout instead of the table
 
@@ -33,17 +35,19 @@ export const benchCommand: Command = {
             jsonFile = argv[jsonIndex + 1];
             argv = [...argv.slice(0, jsonIndex), ...argv.slice(jsonIndex + 2)];
         }
-        const { values } = parseCommandArgs(argv, { quick: { type: "boolean" }, workloads: { type: "string" }, "no-write": { type: "boolean" } });
+        const { values } = parseCommandArgs(argv, { quick: { type: "boolean" }, workloads: { type: "string" }, backend: { type: "string" }, "no-write": { type: "boolean" } });
         const names = values.workloads?.split(",").map((s) => s.trim()) ?? allWorkloads.map((w) => w.name);
         const workloads = names.map((name) => {
             const w = allWorkloads.find((x) => x.name === name);
             if (w == null) throw new UsageError(`unknown workload "${name}" (known: ${allWorkloads.map((x) => x.name).join(", ")})`);
             return w;
         });
+        const backend = backendOption(values.backend);
         const log = values.json ? (line: string) => process.stderr.write(line + "\n") : (line: string) => process.stdout.write(line + "\n");
         const report = await runBenchmarks({
             workloads,
             quick: values.quick ?? false,
+            backend,
             cacheDir: presageCacheDir(),
             command,
             log

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { BackendChoice } from "../native-models/runtime/llama-runtime.ts";
 
 /** A mistake in how the command was called: printed with a hint to `--help`, exit code 2. */
 export class UsageError extends Error {}
@@ -52,6 +53,15 @@ export function numberOption(value: string | undefined, name: string, fallback: 
         throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${value}"`);
     return n;
 }
+
+/** Parses `--backend`: one of llama.cpp's backends a user may name, `auto` when left out. */
+export function backendOption(value: string | undefined): BackendChoice {
+    if (value == null) return "auto";
+    if (!backendChoices.includes(value as BackendChoice)) throw new UsageError(`--backend must be one of ${backendChoices.join(", ")}, got "${value}"`);
+    return value as BackendChoice;
+}
+
+const backendChoices: readonly BackendChoice[] = ["auto", "cpu", "metal", "cuda", "vulkan"];
 
 export function requireOption<T>(value: T | undefined, name: string): T {
     if (value == null || value === "") throw new UsageError(`--${name} is required`);

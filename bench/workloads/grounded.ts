@@ -18,7 +18,7 @@ export const groundedWorkload: Workload = {
     name: "grounded",
     description: "stories260K with a 500k-token store of its own sampled stories (REST); held-out prompts",
     temperatures: [0, 0.8],
-    async prepare({ quick, cacheDir, log }) {
+    async prepare({ quick, cacheDir, log, backend }) {
         const modelPath = findStoriesModel();
         if (modelPath == null) throw new Error("stories260K.gguf is missing: set PRESAGE_MODELS_DIR or run npm run models:pull");
         log("# grounded: building or reusing the 500k-token corpus (about 4 minutes the first time, then cached)");
@@ -45,7 +45,7 @@ export const groundedWorkload: Workload = {
         }
         const prompts = await groundedHeldOutPrompts({ modelPath, count: quick ? 3 : 6, cacheDir, corpusText: corpus.text });
         const datastore = Datastore.open(dbPath);
-        const engine = await PresageEngine.load({ modelPath, cacheDir });
+        const engine = await PresageEngine.load({ modelPath, cacheDir, backend });
         const detach = attachDatastoreDrafters(engine, datastore);
         return {
             engine,

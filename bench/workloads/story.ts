@@ -16,10 +16,10 @@ export const storyWorkload: Workload = {
     name: "story",
     description: "stories260K continues story openings (256 tokens)",
     temperatures: [0, 0.8],
-    async prepare({ quick, cacheDir }) {
+    async prepare({ quick, cacheDir, backend }) {
         const modelPath = findStoriesModel();
         if (modelPath == null) throw new Error("stories260K.gguf is missing: set PRESAGE_MODELS_DIR or run npm run models:pull");
-        const engine = await PresageEngine.load({ modelPath, cacheDir });
+        const engine = await PresageEngine.load({ modelPath, cacheDir, backend });
         return {
             engine,
             prompts: storyOpenings.slice(0, quick ? 3 : 6),

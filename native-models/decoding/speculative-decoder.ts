@@ -142,6 +142,7 @@ export class SpeculativeDecoder {
                 source: reduction.source,
                 tokens: added,
                 ms: performance.now() - t,
+                draftMs: drafted - t,
                 depth,
                 plainMs: plainCost == null ? null : plainCost.msFor(depth, added.length)
             };

@@ -16,6 +16,8 @@ export interface StepStats {
     tokens: Token[];
     /** Wall time of the step, drafting included. */
     ms: number;
+    /** The part of `ms` spent guessing (drafters, a draft model's decodes included); absent on the first step. */
+    draftMs?: number;
     /**
      * Tokens in the KV cache before the step (the depth its first token was decoded at); absent on
      * steps stored before it existed.
