@@ -5,6 +5,8 @@ export interface ReasoningMarkers {
     /** Opens the block (whitespace around it is not part of the reasoning). */
     open: string;
     close: string;
+    /** A word the block starts with that names it rather than being part of it (Gemma 4's channel name). */
+    label?: string;
 }
 
 /**
@@ -13,7 +15,7 @@ export interface ReasoningMarkers {
  */
 const knownMarkers: readonly ReasoningMarkers[] = [
     { open: "<think>", close: "</think>" },
-    { open: "<|channel>thought", close: "<channel|>" },
+    { open: "<|channel>", close: "<channel|>", label: "thought" },
     { open: "<seed:think>", close: "</seed:think>" }
 ];
 
@@ -108,7 +110,7 @@ export class ReasoningTemplate {
     /** An earlier answer as the model wrote it, reasoning included, for the template to keep or drop. */
     rawAnswer(answer: string, reasoning: string | undefined): string {
         if (reasoning == null || reasoning === "") return answer;
-        return `${this.markers.open}\n${reasoning}\n${this.markers.close}\n\n${answer}`;
+        return `${this.markers.open}${this.markers.label ?? ""}\n${reasoning}\n${this.markers.close}\n\n${answer}`;
     }
 }
 
@@ -137,6 +139,7 @@ export class ReasoningSplitter {
     private consumed = 0;
     /** Leading whitespace of a part is dropped as it streams. */
     private partStarted = false;
+    private labelSeen = false;
 
     constructor(private readonly markers: ReasoningMarkers, openedByPrompt: boolean) {
         this.phase = openedByPrompt ? "reasoning" : "start";
@@ -194,6 +197,13 @@ export class ReasoningSplitter {
                 continue;
             }
             if (this.phase === "reasoning") {
+                const label = this.markers.label;
+                if (!this.partStarted && label != null && !this.labelSeen) {
+                    const rest = this.pending.trimStart();
+                    if (!final && rest.length < label.length + 1 && (label + "\n").startsWith(rest)) return out;
+                    if (rest.startsWith(label) && /^\s/.test(rest.slice(label.length))) this.take(this.pending.length - rest.length + label.length);
+                    this.labelSeen = true;
+                }
                 const close = this.pending.indexOf(this.markers.close);
                 if (close >= 0) {
                     out.reasoning += this.emitPart(this.take(close), "reasoning");
