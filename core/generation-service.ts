@@ -35,6 +35,10 @@ export interface GenerationOptions {
     penalties?: { frequencyPenalty?: number; presencePenalty?: number };
     /** The model file to answer with (ModelService.requestedModel), loaded in this request's turn if needed. */
     model?: string;
+    /** Chat: thinking on or off where the template takes `enable_thinking` (undefined: its default). */
+    thinking?: boolean;
+    /** Chat: the reasoning's text as it grows, trimmed like `onText` (thinking models only). */
+    onReasoning?: (piece: string) => void;
 }
 
 export interface GenerationResult extends GenerateResult {
@@ -66,7 +70,11 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
     chat(messages: readonly ChatMessage[], options: GenerationOptions = {}): Promise<GenerationResult> {
         return this.models.use(async (engine) => {
             const trimmed = options.onText == null ? null : new TrimmedText(options.onText);
-            const result = await engine.chat(messages, this.request(options, trimmed == null ? undefined : (t) => trimmed.push(t)));
+            const reasoning = options.onReasoning == null ? null : new TrimmedText(options.onReasoning);
+            const result = await engine.chat(messages, {
+                ...this.request(options, trimmed == null ? undefined : (t) => trimmed.push(t), reasoning == null ? undefined : (t) => reasoning.push(t)),
+                ...(options.thinking == null ? {} : { thinking: options.thinking })
+            });
             this.emit("finished", { kind: "chat", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, modelPath: engine.info.modelPath };
         }, { signal: options.signal, model: options.model });
@@ -107,7 +115,7 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
         }, { signal: options.signal });
     }
 
-    private request(options: GenerationOptions, onText?: (piece: string) => void) {
+    private request(options: GenerationOptions, onText?: (piece: string) => void, onReasoning?: (piece: string) => void) {
         const settings = this.settings.get();
         const { sampling, maxTokens } = this.settings.sampling(...(options.sampling ?? []));
         const p = options.penalties;
@@ -126,8 +134,9 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
             exact: options.exact ?? settings.exact,
             stopStrings: options.stopStrings,
             signal: options.signal,
-            onStep: onStep == null && onText == null ? undefined : (e: StepEvent) => {
+            onStep: onStep == null && onText == null && onReasoning == null ? undefined : (e: StepEvent) => {
                 onStep?.(e);
+                if (e.reasoning) onReasoning?.(e.reasoning);
                 if (e.text !== "") onText?.(e.text);
             }
         };

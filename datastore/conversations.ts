@@ -14,6 +14,8 @@ export interface Conversation {
      * given: a field left out follows the app's settings, a field set to null is kept as null.
      */
     sampling: Record<string, unknown>;
+    /** Thinking on or off for templates that can switch it; null follows the template's default. */
+    thinking: boolean | null;
     createdAt: number;
     updatedAt: number;
 }
@@ -23,6 +25,8 @@ export interface ConversationFields {
     title: string;
     systemPrompt: string;
     sampling: Record<string, unknown>;
+    /** null: the template's default (in an update: set back to it; undefined leaves it). */
+    thinking: boolean | null;
 }
 
 export interface ConversationSummary extends Conversation {
@@ -90,9 +94,14 @@ interface ConversationRow {
     title: string;
     system_prompt: string;
     sampling: string;
+    thinking: number | null;
     created_at: number;
     updated_at: number;
     message_count?: number;
+}
+
+function thinkingColumn(thinking: boolean | null | undefined): number | null {
+    return thinking == null ? null : thinking ? 1 : 0;
 }
 
 /** The stored sampling object; anything else (a hand-edited file) reads as no overrides. */
@@ -110,6 +119,7 @@ const toConversation = (r: ConversationRow): Conversation => ({
     title: r.title,
     systemPrompt: r.system_prompt,
     sampling: parseSampling(r.sampling),
+    thinking: r.thinking == null ? null : r.thinking === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at
 });
@@ -127,8 +137,8 @@ export class ConversationStore {
     create(fields: Partial<ConversationFields> = {}): Conversation {
         const now = Date.now();
         const row = this.db
-            .prepare("INSERT INTO conversations (title, system_prompt, sampling, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING *")
-            .get(fields.title ?? "", fields.systemPrompt ?? "", JSON.stringify(fields.sampling ?? {}), now, now) as ConversationRow;
+            .prepare("INSERT INTO conversations (title, system_prompt, sampling, thinking, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *")
+            .get(fields.title ?? "", fields.systemPrompt ?? "", JSON.stringify(fields.sampling ?? {}), thinkingColumn(fields.thinking), now, now) as ConversationRow;
         return toConversation(row);
     }
 
@@ -140,9 +150,10 @@ export class ConversationStore {
         const row = this.db
             .prepare(
                 `UPDATE conversations SET title = COALESCE(?, title), system_prompt = COALESCE(?, system_prompt),
-                 sampling = COALESCE(?, sampling), updated_at = ? WHERE id = ? RETURNING *`
+                 sampling = COALESCE(?, sampling), thinking = CASE WHEN ? THEN ? ELSE thinking END, updated_at = ? WHERE id = ? RETURNING *`
             )
-            .get(patch.title ?? null, patch.systemPrompt ?? null, patch.sampling == null ? null : JSON.stringify(patch.sampling), Date.now(), id) as
+            .get(patch.title ?? null, patch.systemPrompt ?? null, patch.sampling == null ? null : JSON.stringify(patch.sampling),
+                patch.thinking === undefined ? 0 : 1, thinkingColumn(patch.thinking), Date.now(), id) as
             | ConversationRow
             | undefined;
         return row && toConversation(row);

@@ -196,6 +196,13 @@ export const migrations: readonly Migration[] = [
         up(db) {
             db.exec("ALTER TABLE sources ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))");
         }
+    },
+    {
+        version: 5,
+        description: "thinking on or off per conversation (NULL: the chat template's default)",
+        up(db) {
+            db.exec("ALTER TABLE conversations ADD COLUMN thinking INTEGER CHECK (thinking IN (0, 1))");
+        }
     }
 ];
 

@@ -31,6 +31,8 @@ export interface LoadedEngineInfo extends NativeEngineInfo {
 export interface WireGenerateRequest extends Omit<GenerateRequest, "prompt" | "signal" | "onStep"> {
     /** Send the steps back as they are made (the caller streams). */
     stream: boolean;
+    /** Chat: thinking on or off where the template takes `enable_thinking` (ChatRequest.thinking). */
+    thinking?: boolean;
 }
 
 /** A datastore change the app made, replayed on the engine process's own connection so its indexes follow. */

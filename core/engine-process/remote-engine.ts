@@ -4,7 +4,7 @@ import type { EngineProcess } from "./engine-process.ts";
 import type { LoadedEngineInfo, WireGenerateRequest } from "./protocol.ts";
 
 /** What an answer asks besides its prompt; `signal` and `onStep` work across the process boundary. */
-export type RemoteGenerateRequest = Omit<GenerateRequest, "prompt">;
+export type RemoteGenerateRequest = Omit<GenerateRequest, "prompt"> & { thinking?: boolean };
 
 /**
  * One engine loaded in the engine process, as the app holds it: its info (refreshed by every answer,
