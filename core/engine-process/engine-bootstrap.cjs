@@ -7,10 +7,14 @@ process.env.UV_THREADPOOL_SIZE = "1";
 process.title = "presage-engine";
 
 const entry = process.argv[2];
+// Loading the engine's code (and node-llama-cpp) takes a second or more: say it is alive meanwhile,
+// as the engine does while it loads a model (protocol.ts, heartbeat).
+const beat = setInterval(() => process.send?.({ type: "heartbeat" }), 1000);
 (async () => {
     // From source (presage serve, the tests) the engine is TypeScript: tsx loads it.
     if (entry.endsWith(".ts")) (await import("tsx/esm/api")).register();
     await import(entry);
+    clearInterval(beat);
 })().catch((err) => {
     console.error(`presage-engine: could not start: ${String(err && err.stack || err)}`);
     process.exit(70);
