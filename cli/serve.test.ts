@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -7,6 +7,8 @@ import { afterAll, expect, it } from "vitest";
 import { packageRoot } from "../native-models/models-dir.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
 import { startBlackHole } from "../core/testing/model-host.ts";
+import { engineProcessesUnder } from "../core/testing/engine-processes.ts";
+import { readSseEvents, type SseEvent } from "../server/testing/sse-client.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "presage-serve-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +52,57 @@ describeWithStories("presage serve", (storiesPath) => {
         expect((await fetch(`${base}/api/state`, { headers: { "x-presage-token": token } })).status).toBe(200);
         child.kill("SIGTERM");
         expect(await exited).toBe(0);
+    });
+
+    it("keeps serving when its engine process is killed in the middle of a streamed answer: one error event, then the next answer", async () => {
+        const child = presage(["serve", "--port", "0", "--db", join(dir, "crash.db"), "--model", storiesPath, "--threads", "1", "--no-build"]);
+        let out = "";
+        let err = "";
+        child.stderr.on("data", (d) => (err += d));
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+        const base = await new Promise<string>((resolve, reject) => {
+            child.stdout.on("data", (d) => {
+                out += d;
+                const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+                if (m) resolve(m[1]!);
+            });
+            void exited.then((code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+        });
+        // The engine runs in a process of its own below the server, titled presage-engine.
+        const [engine] = engineProcessesUnder(child.pid!);
+        expect(engine).toBeDefined();
+        const server = engine!.ppid;
+        const stream = await fetch(`${base}/v1/chat/completions`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ model: "stories260K", stream: true, max_tokens: 400, messages: [{ role: "user", content: "Once upon a time" }] })
+        });
+        expect(stream.status).toBe(200);
+        let killedAt = 0;
+        const events: SseEvent[] = await readSseEvents(stream.body!, () => {
+            if (killedAt === 0) {
+                killedAt = performance.now();
+                process.kill(engine!.pid, "SIGKILL");
+            }
+        });
+        expect(performance.now() - killedAt).toBeLessThan(5000);
+        expect(JSON.parse(events.find((e) => e.event === "error")!.data).error.message).toBe("The model stopped unexpectedly; reloading.");
+        expect(events.at(-1)!.data).toBe("[DONE]");
+        // The same server answers the next request, from a new engine process.
+        const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "none", maxRetries: 0 });
+        const answer = await client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "Hello" }], max_tokens: 8 });
+        expect(answer.usage!.completion_tokens).toBeGreaterThan(0);
+        const now = engineProcessesUnder(child.pid!);
+        expect(now).toHaveLength(1);
+        expect(now[0]!.pid).not.toBe(engine!.pid);
+        expect(now[0]!.ppid).toBe(server);
+        expect(child.exitCode).toBeNull();
+        expect(err).toMatch(/the engine process \d+ ended \(SIGKILL\)/);
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        // Stopping the server ends its engine process too (gone, or a zombie with no command line).
+        const running = (pid: number) => existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, "utf8") !== "";
+        await expect.poll(() => running(now[0]!.pid), { timeout: 10_000 }).toBe(false);
     });
 });
 

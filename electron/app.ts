@@ -8,6 +8,7 @@ import { packageRoot, presageCacheDir } from "../native-models/models-dir.ts";
 import { firstLine } from "../core/service-error.ts";
 import { createAppServices, type AppServices } from "../core/app-services.ts";
 import { addModelFile, handleDroppedPaths } from "./dropped-files.ts";
+import { utilityEngineLauncher } from "./engine-launcher.ts";
 import { installGracefulQuit } from "./graceful-quit.ts";
 import type { ShellCommand } from "../core/api-contract.ts";
 import { forwardAppEvents, registerIpcHandlers, sendShellCommand, type IpcMainLike } from "./ipc.ts";
@@ -19,6 +20,8 @@ import { fitToDisplays, readWindowState, trackWindowState } from "./window-state
 
 const indexHtml = join(packageRoot, "renderer", "dist", "index.html");
 const preload = join(packageRoot, "electron", "dist", "preload.cjs");
+/** The engine (llama.cpp and the decoding loop), bundled, run in a utility process of its own. */
+const engineEntry = join(packageRoot, "electron", "dist", "engine-child.js");
 /** During development the window can load the Vite dev server instead of the build. */
 const devUrl = !app.isPackaged ? (process.env.PRESAGE_DEV_URL ?? null) : null;
 const trusted: TrustedPage = devUrl != null ? { origin: devUrl } : { fileUrl: pathToFileURL(indexHtml).href };
@@ -54,7 +57,8 @@ async function start(): Promise<void> {
         modelsDir: process.env.PRESAGE_MODELS_DIR ? resolve(process.env.PRESAGE_MODELS_DIR) : undefined,
         defaultModelsDir: join(userData, "models"),
         dbPath: process.env.PRESAGE_DB ? resolve(process.env.PRESAGE_DB) : join(userData, "presage.db"),
-        cacheDir: presageCacheDir(join(userData, "cache"))
+        cacheDir: presageCacheDir(join(userData, "cache")),
+        engineLauncher: utilityEngineLauncher(engineEntry)
     });
     services = open;
     installGracefulQuit(app, () => open.close());

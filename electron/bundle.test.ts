@@ -10,7 +10,8 @@ import { builtinModelPath, packageRoot } from "../native-models/models-dir.ts";
 import { makeDocx, makePdf } from "../datastore/ingest/test-files.ts";
 import { buildElectron, mainExternals } from "../scripts/build-electron.js";
 import { invokeChannels, preloadChannels } from "./ipc-channels.ts";
-import { relaunchMarker } from "./threadpool.ts";
+import { EngineProcess } from "../core/engine-process/engine-process.ts";
+import { forkEngineProcess } from "../core/engine-process/engine-channel.ts";
 
 const manifest = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 const packageName = (specifier: string) => specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0]!;
@@ -52,7 +53,7 @@ function productionView(dir: string): { root: string; run(env: NodeJS.ProcessEnv
             whenReady: () => { calls.push(["whenReady"]); return new Promise(() => {}); }
         };
         export const BrowserWindow = stub("BrowserWindow"), dialog = stub("dialog"), ipcMain = stub("ipcMain"), screen = stub("screen"),
-            session = stub("session"), shell = stub("shell"), Menu = stub("Menu"), webUtils = stub("webUtils"),
+            session = stub("session"), shell = stub("shell"), Menu = stub("Menu"), webUtils = stub("webUtils"), utilityProcess = stub("utilityProcess"),
             contextBridge = stub("contextBridge"), ipcRenderer = stub("ipcRenderer");
     `);
     writeFileSync(join(dir, "hooks.mjs"), `
@@ -127,17 +128,31 @@ describe("the Electron bundles", () => {
         expect(dev.stderr).toMatch(/Cannot find package 'tsx'/);
     });
 
-    it("relaunch a process started without UV_THREADPOOL_SIZE=1 once, with it set", () => {
+    it("start without UV_THREADPOOL_SIZE=1 and never relaunch (the engine's own process has one pool thread)", () => {
         const first = view.run(baseEnv(), ["--some-flag"]);
-        expect(first.calls).toEqual([
-            ["relaunch", { args: [join(view.root, "electron", "dist", "main.js"), "--some-flag", relaunchMarker] }, "1"],
-            ["exit", 0]
-        ]);
-        // If a platform dropped the variable on the way, the relaunched process goes on (warning) rather than loop.
-        const again = view.run(baseEnv(), [relaunchMarker]);
-        expect(again.calls.some((c) => c[0] === "relaunch")).toBe(false);
-        expect(again.calls).toContainEqual(["whenReady"]);
-        expect(again.stderr).toMatch(/^presage: relaunched without UV_THREADPOOL_SIZE=1; answers may be up to 1\.8x slower\.\n$/);
+        expect(first.stderr).toBe("");
+        expect(first.calls.some((c) => c[0] === "relaunch" || c[0] === "exit")).toBe(false);
+        expect(first.calls).toContainEqual(["whenReady"]);
+    });
+
+    it("include an engine process that loads a model and streams an answer with devDependencies hidden", async () => {
+        expect(Object.keys(built.metafile.outputs).map((f) => f.split("/").at(-1))).toContain("engine-child.js");
+        // The same bundle Electron starts as a utility process, here as a Node child process of the view.
+        const engines = new EngineProcess({
+            launch: () => forkEngineProcess({ entry: join(view.root, "electron", "dist", "engine-child.js"), execArgv: ["--preserve-symlinks"] })
+        });
+        try {
+            const engine = await engines.load({ modelPath: builtinModelPath, threads: 1, calibrate: false, datastorePath: null });
+            expect(engine.info.modelPath).toBe(builtinModelPath);
+            const steps: unknown[] = [];
+            const result = await engine.complete("Once upon a time", { maxTokens: 16, sampling: { temperature: 0 }, onStep: (s) => steps.push(s) });
+            expect(result.tokens.length).toBeGreaterThan(0);
+            expect(steps.length).toBeGreaterThan(0);
+            const pid = engines.pid!;
+            expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]).toBe("presage-engine");
+        } finally {
+            await engines.close();
+        }
     });
 
     it("include an ingestion worker that reads and tokenizes a document on its own", async () => {

@@ -15,9 +15,19 @@ const electron = vi.hoisted(() => ({
     Menu: {
         buildFromTemplate: (template: unknown) => ({ template }),
         setApplicationMenu: (menu: unknown) => void electron.menus.push(menu)
+    },
+    forks: [] as { modulePath: string; args: string[]; options: { serviceName?: string; env?: Record<string, string | undefined>; stdio?: unknown }; child: EventEmitter & { pid: number | undefined; posted: unknown[]; killed: number } }[],
+    utilityProcess: {
+        fork(modulePath: string, args: string[], options: {}) {
+            const child = Object.assign(new EventEmitter(), { pid: undefined as number | undefined, posted: [] as unknown[], killed: 0, postMessage: (_m: unknown) => undefined as void, kill: () => true });
+            child.postMessage = (m: unknown) => void child.posted.push(m);
+            child.kill = () => (child.killed++, true);
+            electron.forks.push({ modulePath, args, options, child });
+            return child;
+        }
     }
 }));
-vi.mock("electron", () => ({ shell: electron.shell, Menu: electron.Menu }));
+vi.mock("electron", () => ({ shell: electron.shell, Menu: electron.Menu, utilityProcess: electron.utilityProcess }));
 
 const { mainWindowOptions, minimumWindowSize } = await import("./window-options.ts");
 const { electronContentSecurityPolicy, secureSession, secureWebContents } = await import("./security.ts");
@@ -26,7 +36,7 @@ const { externalUrl } = await import("./external-links.ts");
 const { fitToDisplays, readWindowState, trackWindowState } = await import("./window-state.ts");
 const { installGracefulQuit } = await import("./graceful-quit.ts");
 const { addModelFile, handleDroppedPaths } = await import("./dropped-files.ts");
-const { threadpoolPlan, relaunchMarker } = await import("./threadpool.ts");
+const { utilityEngineLauncher } = await import("./engine-launcher.ts");
 
 const page = pathToFileURL("/opt/Presage/resources/app.asar/renderer/dist/index.html").href;
 const dir = mkdtempSync(join(tmpdir(), "presage-shell-"));
@@ -371,11 +381,31 @@ describe("dropped and chosen files", () => {
     });
 });
 
-describe("the libuv pool", () => {
-    it("relaunches once with UV_THREADPOOL_SIZE=1 when started without it", () => {
-        expect(threadpoolPlan({ UV_THREADPOOL_SIZE: "1" }, ["/Applications/Presage.app/Contents/MacOS/Presage"])).toEqual({ relaunch: false, warning: null });
-        expect(threadpoolPlan({}, ["/opt/Presage/presage", "--x"])).toEqual({ relaunch: true, args: ["--x", relaunchMarker] });
-        expect(threadpoolPlan({ UV_THREADPOOL_SIZE: "4" }, ["/opt/Presage/presage"])).toMatchObject({ relaunch: true });
-        expect(threadpoolPlan({}, ["/opt/Presage/presage", relaunchMarker])).toMatchObject({ relaunch: false, warning: expect.stringMatching(/UV_THREADPOOL_SIZE=1/) });
+describe("the engine's utility process", () => {
+    it("starts the bundled engine titled presage-engine with one libuv pool thread, and carries the protocol's messages both ways", () => {
+        const channel = utilityEngineLauncher("/opt/Presage/resources/app.asar/electron/dist/engine-child.js")();
+        const fork = electron.forks.at(-1)!;
+        expect(fork.modulePath).toBe("/opt/Presage/resources/app.asar/electron/dist/engine-child.js");
+        expect(fork.options.serviceName).toBe("presage-engine");
+        expect(fork.options.env?.UV_THREADPOOL_SIZE).toBe("1");
+        // The app's own process keeps its pool as it is.
+        expect(fork.options.env).not.toBe(process.env);
+        const received: unknown[] = [];
+        const exits: unknown[] = [];
+        channel.onMessage((m) => received.push(m));
+        channel.onExit((e) => exits.push(e));
+        channel.send({ type: "abort", id: 3 });
+        expect(fork.child.posted).toEqual([{ type: "abort", id: 3 }]);
+        fork.child.emit("message", { type: "ready", pid: 42 });
+        expect(received).toEqual([{ type: "ready", pid: 42 }]);
+        // No pid yet: kill falls back to Electron's own.
+        channel.kill();
+        expect(fork.child.killed).toBe(1);
+        fork.child.emit("exit", 139);
+        fork.child.emit("exit", 139);
+        expect(exits).toEqual([{ code: 139, signal: null }]);
+        // Nothing is sent to a process that has ended.
+        channel.send({ type: "exit" });
+        expect(fork.child.posted).toHaveLength(1);
     });
 });

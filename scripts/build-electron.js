@@ -8,6 +8,8 @@
 // - electron/dist/ingest-worker.js, vocab-tokenizer.js and worker-bootstrap.mjs: the document ingestion
 //   worker and the tokenizer module it is handed, loaded from the files beside the bundle that names
 //   them (datastore/ingest/worker-pool.ts, core/datastore-wiring.ts).
+// - electron/dist/engine-child.js: the engine process (core/engine-process/engine-child.ts), which
+//   electron/app.ts starts as a utilityProcess.
 // - electron/dist/preload.cjs: the preload as one CommonJS file (a sandboxed preload can require
 //   nothing but "electron").
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -44,7 +46,9 @@ export async function buildElectron() {
             main: join(root, "electron", "main.ts"),
             "ingest-worker": join(root, "datastore", "ingest", "ingest-worker.ts"),
             // The tokenizer the ingestion workers import (core/datastore-wiring.ts names it).
-            "vocab-tokenizer": join(root, "native-models", "runtime", "vocab-tokenizer.ts")
+            "vocab-tokenizer": join(root, "native-models", "runtime", "vocab-tokenizer.ts"),
+            // The engine process (llama.cpp, the drafters, the decoding loop), started as a utility process.
+            "engine-child": join(root, "core", "engine-process", "engine-child.ts")
         },
         outdir: out,
         bundle: true,

@@ -28,17 +28,23 @@ export interface EngineChannel {
 export type EngineLauncher = () => EngineChannel;
 
 /** The engine's entry from source (TypeScript, loaded through tsx by the bootstrap) or beside a build. */
-const entry = new URL(import.meta.url.endsWith(".ts") ? "./engine-child.ts" : "./engine-child.js", import.meta.url).href;
+export const engineEntry = new URL(import.meta.url.endsWith(".ts") ? "./engine-child.ts" : "./engine-child.js", import.meta.url).href;
 const bootstrap = fileURLToPath(new URL("./engine-bootstrap.cjs", import.meta.url));
+
+export interface ForkEngineOptions {
+    /** The engine's module (default `engineEntry`; a bundle's engine-child.js runs without tsx). */
+    entry?: string;
+    /** Node's flags for the process (default none: the app's own, an inspector or a loader, are not passed on). */
+    execArgv?: string[];
+}
 
 /**
  * Starts the engine as a Node child process (`presage serve`, the app's services in Node, the tests).
- * Its own output goes to the app's stdout and stderr; no command-line flags of the app (an inspector,
- * a loader) are passed on.
+ * Its own output goes to the app's stdout and stderr.
  */
-export function forkEngineProcess(): EngineChannel {
-    const child = fork(bootstrap, [entry], {
-        execArgv: [],
+export function forkEngineProcess(options: ForkEngineOptions = {}): EngineChannel {
+    const child = fork(bootstrap, [options.entry ?? engineEntry], {
+        execArgv: options.execArgv ?? [],
         env: { ...process.env, UV_THREADPOOL_SIZE: "1" },
         serialization: "advanced",
         stdio: ["ignore", "inherit", "inherit", "ipc"]

@@ -14,6 +14,10 @@ import { StepBatcher } from "./step-batcher.ts";
 import { toWireError } from "./wire-error.ts";
 
 process.title = engineProcessTitle;
+// Ctrl+C in a terminal reaches the whole process group: the app decides when its engine ends (it
+// finishes or stops the answer, then sends "exit"), so that an interrupted `presage serve` does not
+// see its engine die and reload it on the way out.
+process.on("SIGINT", () => undefined);
 
 /** The way to the app: Electron's parentPort in a utility process, else Node's IPC channel. */
 interface ParentLink {
@@ -87,7 +91,14 @@ class EngineHost {
         }),
         "datastore-change": (m) => {
             const events = this.datastore?.events as { emit(name: string, ...args: unknown[]): boolean } | undefined;
-            events?.emit(m.change.name, ...m.change.args);
+            try {
+                events?.emit(m.change.name, ...m.change.args);
+            } catch (err) {
+                // An answer deleted (an edit, a regenerate, a removed conversation) before its
+                // "message-added" got here: the "messages-removed" behind it rebuilds the index.
+                if ((err as { code?: unknown }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") return;
+                console.error(`presage-engine: following the datastore (${m.change.name}): ${firstLine(err)}`);
+            }
         },
         exit: async () => {
             for (const controller of this.running.values()) controller.abort();
@@ -103,7 +114,13 @@ class EngineHost {
 
     dispatch(message: ToEngine): void {
         const handler = this.handlers[message.type] as (m: ToEngine) => void | Promise<void>;
-        void Promise.resolve(handler(message)).catch((err) => console.error(`presage-engine: ${message.type}: ${firstLine(err)}`));
+        const failed = (err: unknown) => console.error(`presage-engine: ${message.type}: ${firstLine(err)}`);
+        try {
+            void Promise.resolve(handler(message)).catch(failed);
+        } catch (err) {
+            // A handler's mistake must not end the process (and every answer in it).
+            failed(err);
+        }
     }
 
     /** Runs a request and sends its reply, or its failure. */

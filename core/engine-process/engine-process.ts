@@ -66,7 +66,7 @@ export class EngineProcess {
     private pidNow: number | null = null;
 
     constructor(options: EngineProcessOptions = {}) {
-        this.launch = options.launch ?? forkEngineProcess;
+        this.launch = options.launch ?? (() => forkEngineProcess());
         this.loadStallMs = options.loadStallMs ?? 30_000;
     }
 
