@@ -252,6 +252,11 @@ export interface Conversation {
     systemPrompt: string;
     /** Per-conversation sampling overrides; null fields use Settings.sampling. */
     sampling: Partial<SamplingSettings>;
+    /**
+     * Thinking on or off, for models whose chat template takes `enable_thinking` (Qwen3, Gemma 4);
+     * null follows the template's default. Other models ignore it.
+     */
+    thinking: boolean | null;
     createdAt: number;
     updatedAt: number;
 }
@@ -272,6 +277,19 @@ export interface Message {
     steps: StepEvent[] | null;
     /** Strategies used for this answer. */
     strategies: DraftSource[] | null;
+    /**
+     * Assistant messages of thinking models: the reasoning before the answer (`content` is the answer
+     * alone), its length in tokens and its time; null or absent when the answer had none.
+     */
+    reasoning?: ReasoningPart | null;
+}
+
+/** An answer's reasoning block: its text, tokens (markers included), ms from the first token, and whether it closed. */
+export interface ReasoningPart {
+    text: string;
+    tokens: number;
+    ms: number;
+    ended: boolean;
 }
 
 /** GET /api/conversations?search=text → Conversation[] (newest first). POST /api/conversations → Conversation. */
@@ -279,13 +297,14 @@ export interface CreateConversationRequest {
     title?: string;
     systemPrompt?: string;
     sampling?: Partial<SamplingSettings>;
+    thinking?: boolean | null;
 }
 
 /**
  * PATCH /api/conversations/:id → Conversation. DELETE /api/conversations/:id → 204.
  * `showVersion`: the id of a kept answer to show (and continue from) in place of its other versions.
  */
-export type UpdateConversationRequest = Partial<Pick<Conversation, "title" | "systemPrompt" | "sampling">> & { showVersion?: string };
+export type UpdateConversationRequest = Partial<Pick<Conversation, "title" | "systemPrompt" | "sampling" | "thinking">> & { showVersion?: string };
 
 /** GET /api/conversations/:id */
 export interface ConversationWithMessages {

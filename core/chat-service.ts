@@ -37,7 +37,7 @@ export class ChatService {
 
     create(request: unknown): Conversation {
         const req = validate(createConversationSchema, request ?? {}, "new conversation");
-        return this.options.conversations.create({ title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {} });
+        return this.options.conversations.create({ title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {}, thinking: req.thinking ?? null });
     }
 
     get(id: string): ConversationWithMessages {
@@ -118,16 +118,19 @@ export class ChatService {
             onEvent({ type: "start", generationId, userMessage, conversation: current });
             const messages: ChatMessage[] = [
                 ...(conversation.systemPrompt.trim() !== "" ? [{ role: "system" as const, content: conversation.systemPrompt }] : []),
-                ...history.map((m) => ({ role: m.role, content: m.content }))
+                // Past reasoning goes with its answer; the chat template keeps or drops it, as it does.
+                ...history.map((m) => ({ role: m.role, content: m.content, ...(m.reasoning?.text ? { reasoning: m.reasoning.text } : {}) }))
             ];
             const result = await this.options.generation.chat(messages, {
                 strategies: req.strategies,
                 sampling: [conversation.sampling],
+                ...(conversation.thinking == null ? {} : { thinking: conversation.thinking }),
                 signal,
                 onStep: (e) => {
                     const step: StepEvent = {
                         step: e.step, drafted: e.drafted, accepted: e.accepted, source: e.source, tokens: [...e.tokens], text: e.text, ms: e.ms,
                         depth: e.depth, plainMs: e.plainMs, ...(e.prompt != null ? { prompt: e.prompt } : {}),
+                        ...(e.reasoning != null ? { reasoning: e.reasoning } : {}),
                         ...(e.pieces != null && e.pieces.join("") === e.text ? { pieces: e.pieces } : {})
                     };
                     steps.push(step);
@@ -135,7 +138,7 @@ export class ChatService {
                 }
             });
             if (store.get(conversation.id) == null) throw new ConversationGone();
-            const message = store.addMessage(conversation.id, { role: "assistant", content: result.text, stats: result.stats, steps, strategies: result.strategies });
+            const message = store.addMessage(conversation.id, { role: "assistant", content: result.text, stats: result.stats, steps, strategies: result.strategies, reasoning: result.reasoning ?? null });
             onEvent({ type: "done", message, stopReason: result.stopReason });
         } catch (err) {
             if (err instanceof ConversationGone || (store.get(conversation.id) == null && (isAbortError(err) || signal.aborted))) {

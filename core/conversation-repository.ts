@@ -1,4 +1,4 @@
-import type { AnswerStats, Conversation, DraftSource, Message, SamplingSettings, StepEvent } from "./app-api.ts";
+import type { AnswerStats, Conversation, DraftSource, Message, ReasoningPart, SamplingSettings, StepEvent } from "./app-api.ts";
 
 export interface NewMessage {
     role: Message["role"];
@@ -6,12 +6,14 @@ export interface NewMessage {
     stats?: AnswerStats | null;
     steps?: StepEvent[] | null;
     strategies?: DraftSource[] | null;
+    reasoning?: ReasoningPart | null;
 }
 
 export interface ConversationFields {
     title: string;
     systemPrompt: string;
     sampling: Partial<SamplingSettings>;
+    thinking: boolean | null;
 }
 
 /**

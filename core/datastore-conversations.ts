@@ -1,6 +1,6 @@
 import type { Datastore } from "../datastore/datastore.ts";
 import type { Message as StoredMessage, Conversation as StoredConversation } from "../datastore/conversations.ts";
-import type { AnswerStats, Conversation, DraftSource, Message, SamplingSettings, StepEvent } from "./app-api.ts";
+import type { AnswerStats, Conversation, DraftSource, Message, ReasoningPart, SamplingSettings, StepEvent } from "./app-api.ts";
 import type { ConversationFields, ConversationRepository, NewMessage } from "./conversation-repository.ts";
 
 /** What an assistant message keeps in the datastore's `stats` JSON column. */
@@ -8,6 +8,8 @@ interface StoredStats {
     stats: AnswerStats | null;
     steps: StepEvent[] | null;
     strategies: DraftSource[] | null;
+    /** The answer's reasoning (thinking models): kept here, never in `content`, so no index sees it. */
+    reasoning?: ReasoningPart | null;
 }
 
 /** Conversations and messages in the Presage datastore (SQLite). */
@@ -25,15 +27,15 @@ export class DatastoreConversations implements ConversationRepository {
     }
 
     create(fields: ConversationFields): Conversation {
-        return this.toConversation(this.store.conversations.create({ title: fields.title, systemPrompt: fields.systemPrompt, sampling: fields.sampling }));
+        return this.toConversation(this.store.conversations.create({ title: fields.title, systemPrompt: fields.systemPrompt, sampling: fields.sampling, thinking: fields.thinking }));
     }
 
     update(id: string, patch: Partial<ConversationFields>): Conversation | undefined {
         const n = toId(id);
         if (n == null) return undefined;
         // Nothing to change: not an update, so the conversation keeps its place in the list.
-        if (patch.title == null && patch.systemPrompt == null && patch.sampling == null) return this.get(id);
-        const c = this.store.conversations.update(n, { title: patch.title, systemPrompt: patch.systemPrompt, sampling: patch.sampling });
+        if (patch.title == null && patch.systemPrompt == null && patch.sampling == null && patch.thinking === undefined) return this.get(id);
+        const c = this.store.conversations.update(n, { title: patch.title, systemPrompt: patch.systemPrompt, sampling: patch.sampling, thinking: patch.thinking });
         return c && this.toConversation(c);
     }
 
@@ -74,7 +76,7 @@ export class DatastoreConversations implements ConversationRepository {
 
     addMessage(conversationId: string, message: NewMessage): Message {
         const stats: StoredStats | undefined = message.role === "assistant"
-            ? { stats: message.stats ?? null, steps: message.steps ?? null, strategies: message.strategies ?? null }
+            ? { stats: message.stats ?? null, steps: message.steps ?? null, strategies: message.strategies ?? null, ...(message.reasoning != null ? { reasoning: message.reasoning } : {}) }
             : undefined;
         const stored = this.store.conversations.addMessage(Number(conversationId), { role: message.role, content: message.content, stats });
         if (stored.role !== "assistant") return toMessage(stored);
@@ -93,7 +95,7 @@ export class DatastoreConversations implements ConversationRepository {
     private toConversation(c: StoredConversation): Conversation {
         // The store keeps the sampling object as it was given; the service validated it on the way in.
         const sampling = c.sampling as Partial<SamplingSettings>;
-        return { id: String(c.id), title: c.title, systemPrompt: c.systemPrompt, sampling, createdAt: c.createdAt, updatedAt: c.updatedAt };
+        return { id: String(c.id), title: c.title, systemPrompt: c.systemPrompt, sampling, thinking: c.thinking, createdAt: c.createdAt, updatedAt: c.updatedAt };
     }
 }
 
@@ -112,6 +114,7 @@ function toMessage(m: StoredMessage): Message {
         stats: s?.stats ?? null,
         steps: s?.steps ?? null,
         strategies: s?.strategies ?? null,
+        ...(s?.reasoning != null ? { reasoning: s.reasoning } : {}),
         versions: null
     };
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { ChatMessage } from "../native-models/chat/chat-session.ts";
+import type { ChatMessage, ChatResult } from "../native-models/chat/chat-session.ts";
 import type { GenerateResult, StepEvent } from "../native-models/engine/presage-engine.ts";
 import type { RaceResponse, SamplingSettings, StrategyName } from "./app-api.ts";
 import type { ModelService } from "./model-service.ts";
@@ -44,6 +44,8 @@ export interface GenerationOptions {
 export interface GenerationResult extends GenerateResult {
     /** Earlier messages left out to fit the context (chat only). */
     droppedMessages: number;
+    /** Chat with a thinking model: the answer's reasoning, apart from `text`. */
+    reasoning?: ChatResult["reasoning"];
     /** The target model's file path. */
     modelPath: string;
 }

@@ -72,13 +72,15 @@ export const modelsFolderSchema = z.strictObject({ dir: z.string().min(1).max(40
 export const createConversationSchema = z.strictObject({
     title: z.string().max(500).optional(),
     systemPrompt: z.string().max(100_000).optional(),
-    sampling: samplingPatchSchema.optional()
+    sampling: samplingPatchSchema.optional(),
+    thinking: z.boolean().nullable().optional()
 }) satisfies z.ZodType<CreateConversationRequest>;
 
 export const updateConversationSchema = z.strictObject({
     title: z.string().max(500).optional(),
     systemPrompt: z.string().max(100_000).optional(),
     sampling: samplingPatchSchema.optional(),
+    thinking: z.boolean().nullable().optional(),
     showVersion: idSchema.optional()
 }) satisfies z.ZodType<UpdateConversationRequest>;
 

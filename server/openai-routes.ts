@@ -78,14 +78,25 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
     async function chatCompletions(ctx: RouteContext): Promise<void> {
         const req = validate(chatCompletionSchema, await readJsonBody(ctx.req, maxBodyBytes), "chat completion request");
         const { id: model, path } = await checkModel(req.model);
-        const messages: ChatMessage[] = req.messages.map((m) => ({ role: m.role === "developer" ? "system" : m.role, content: m.content }));
+        const messages: ChatMessage[] = req.messages.map((m) => ({
+            role: m.role === "developer" ? "system" : m.role,
+            content: m.content,
+            ...(m.role === "assistant" && m.reasoning_content ? { reasoning: m.reasoning_content } : {})
+        }));
+        const thinking = req.chat_template_kwargs?.enable_thinking;
+        const chatOptions = { ...options(req, ctx.signal), model: path, ...(thinking == null ? {} : { thinking }) };
         const { id, created } = completionIds("chat");
         if (!req.stream) {
-            const result = await generation.chat(messages, { ...options(req, ctx.signal), model: path });
+            const result = await generation.chat(messages, chatOptions);
             if (ctx.signal.aborted) return;
             sendJson(ctx.res, 200, {
                 id, object: "chat.completion", created, model,
-                choices: [{ index: 0, message: { role: "assistant", content: result.text, refusal: null }, logprobs: null, finish_reason: finishReason(result.stopReason) }],
+                choices: [{
+                    index: 0,
+                    message: { role: "assistant", content: result.text, ...(result.reasoning != null ? { reasoning_content: result.reasoning.text } : {}), refusal: null },
+                    logprobs: null,
+                    finish_reason: finishReason(result.stopReason)
+                }],
                 usage: usage(result),
                 speculative: speculative(result)
             });
@@ -96,9 +107,10 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
         await stream(ctx, req.stream_options?.include_usage === true, {
             first: () => chunk({ role: "assistant", content: "" }, null),
             piece: (text) => chunk({ content: text }, null),
+            reasoningPiece: (text) => chunk({ reasoning_content: text }, null),
             last: (result) => chunk({}, finishReason(result.stopReason), { usage: usage(result), speculative: speculative(result) }),
             usageOnly: (result) => ({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usage(result) }),
-            run: (onText) => generation.chat(messages, { ...options(req, ctx.signal), model: path, onText })
+            run: (onText, onReasoning) => generation.chat(messages, { ...chatOptions, onText, onReasoning })
         });
     }
 
@@ -135,9 +147,11 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
     async function stream(ctx: RouteContext, includeUsage: boolean, shape: {
         first: (() => object) | null;
         piece: (text: string) => object;
+        /** Chat: a piece of the reasoning (thinking models), a delta of its own. */
+        reasoningPiece?: (text: string) => object;
         last: (result: GenerationResult) => object;
         usageOnly: (result: GenerationResult) => object;
-        run: (onText: (text: string) => void) => Promise<GenerationResult>;
+        run: (onText: (text: string) => void, onReasoning: (text: string) => void) => Promise<GenerationResult>;
     }): Promise<void> {
         const sse = new SseWriter(ctx.res);
         const open = () => {
@@ -147,6 +161,10 @@ export function openAiRoutes({ models, generation, maxBodyBytes }: OpenAiRoutesO
             const result = await shape.run((text) => {
                 open();
                 sse.text(text, shape.piece);
+            }, (text) => {
+                if (shape.reasoningPiece == null) return;
+                open();
+                sse.text(text, shape.reasoningPiece);
             });
             if (ctx.signal.aborted) return;
             open();

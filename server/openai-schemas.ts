@@ -59,7 +59,9 @@ const content = z.union([
 
 const message = z.object({
     role: z.enum(["system", "developer", "user", "assistant"], { message: 'role must be "system", "developer", "user" or "assistant" (tools are not supported)' }),
-    content
+    content,
+    /** An earlier answer's reasoning, as this API returned it: the chat template keeps or drops it. */
+    reasoning_content: z.string().nullable().optional()
 });
 
 export const chatCompletionSchema = z.object({
@@ -69,7 +71,12 @@ export const chatCompletionSchema = z.object({
         .max(maxMessages, { message: `at most ${maxMessages} messages are accepted; send only the recent part of a longer conversation` }),
     max_completion_tokens: z.number().int().min(1).max(1_000_000).nullable().optional(),
     tools: z.array(z.unknown()).max(0, { message: "tools are not supported" }).nullable().optional(),
-    response_format: z.object({ type: z.literal("text", { message: "only the text response format is supported" }) }).nullable().optional()
+    response_format: z.object({ type: z.literal("text", { message: "only the text response format is supported" }) }).nullable().optional(),
+    /**
+     * Variables for the chat template, as llama-server takes them; Presage reads `enable_thinking`
+     * (thinking on or off where the template supports it) and ignores the others.
+     */
+    chat_template_kwargs: z.object({ enable_thinking: z.boolean({ message: "chat_template_kwargs.enable_thinking must be true or false" }).nullable().optional() }).nullable().optional()
 }).refine((r) => r.messages.length === 0 || r.messages.at(-1)?.role === "user", { message: "the last message must be the user's", path: ["messages"] });
 
 export const completionSchema = z.object({

@@ -13,8 +13,14 @@ export function finishReason(stop: StopReason): "stop" | "length" {
     return stop === "max-tokens" || stop === "context-full" ? "length" : "stop";
 }
 
+/** Token counts; a thinking model's reasoning tokens are part of `completion_tokens`, as OpenAI counts them. */
 export function usage(result: GenerationResult) {
-    return { prompt_tokens: result.promptTokens, completion_tokens: result.tokens.length, total_tokens: result.promptTokens + result.tokens.length };
+    return {
+        prompt_tokens: result.promptTokens,
+        completion_tokens: result.tokens.length,
+        total_tokens: result.promptTokens + result.tokens.length,
+        ...(result.reasoning != null ? { completion_tokens_details: { reasoning_tokens: result.reasoning.tokens } } : {})
+    };
 }
 
 /**
@@ -40,6 +46,10 @@ export function speculative(result: GenerationResult) {
         speedupEstimate: s.speedupEstimate,
         exact: s.exact,
         batchInvariant: s.batchInvariant,
+        // A thinking model's answer: its tokens apart (reasoning, answer), and the reasoning's time.
+        ...(result.reasoning != null
+            ? { reasoningTokens: result.reasoning.tokens, answerTokens: result.tokens.length - result.reasoning.tokens, reasoningMs: result.reasoning.ms }
+            : {}),
         estimate: true as const
     };
 }

@@ -144,9 +144,9 @@ export class FakeApi extends RecordingApi implements Api {
         const q = search?.toLowerCase();
         return this.conversations.filter((c) => q == null || c.title.toLowerCase().includes(q));
     }
-    override async createConversation(req: { title?: string; systemPrompt?: string; sampling?: Conversation["sampling"] }) {
+    override async createConversation(req: { title?: string; systemPrompt?: string; sampling?: Conversation["sampling"]; thinking?: boolean | null }) {
         this.record("createConversation", req);
-        const c: Conversation = { id: `c${++this.ids}`, title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {}, createdAt: Date.now(), updatedAt: Date.now() };
+        const c: Conversation = { id: `c${++this.ids}`, title: req.title ?? "", systemPrompt: req.systemPrompt ?? "", sampling: req.sampling ?? {}, thinking: req.thinking ?? null, createdAt: Date.now(), updatedAt: Date.now() };
         this.conversations = [c, ...this.conversations];
         this.messages.set(c.id, []);
         return c;
