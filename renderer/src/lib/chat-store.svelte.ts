@@ -1,5 +1,6 @@
 import type { Api } from "./api.ts";
 import { nextFrame } from "./frame.ts";
+import { LiveReasoning, type ReasoningView } from "./live-reasoning.ts";
 // The engine's own accumulator (pure, bundled by Vite): live stats count exactly like the stored ones.
 import { StatsRecorder } from "../../../native-models/decoding/stats.ts";
 import type { AnswerEvent, AnswerStats, Conversation, Message, SendMessageRequest, StepEvent } from "./types.ts";
@@ -13,6 +14,9 @@ export class LiveAnswer {
     version = $state(0);
     error = $state<string | null>(null);
     stopRequested = $state(false);
+    /** A thinking model's reasoning so far, apart from the answer; null when it has none. */
+    reasoning = $state.raw<ReasoningView | null>(null);
+    private readonly liveReasoning = new LiveReasoning();
     /** Steps on screen so far (not reactive: read it on `version`). */
     readonly steps: StepEvent[] = [];
     /** The element the text was drawn into, and how (for the finished message to take over). */
@@ -54,7 +58,9 @@ export class LiveAnswer {
             this.steps.push(step);
             this.text += step.text;
             this.live.record(step, at);
+            this.liveReasoning.record(step, at);
         }
+        this.reasoning = this.liveReasoning.snapshot();
         for (const listener of this.listeners) listener(steps);
         this.stats = this.live.snapshot(this.now(), this.firstArrival! + this.generationMs);
         this.version++;

@@ -211,6 +211,9 @@ export class FakeApi extends RecordingApi implements Api {
             onEvent({ type: "step", step });
         }
         const text = sent.map((s) => s.text).join("");
+        // A thinking model's steps carry their reasoning apart, as the engine's do; the answer is the rest.
+        const thought = sent.filter((s) => s.reasoning != null);
+        const reasoning = thought.length === 0 ? null : { text: thought.map((s) => s.reasoning).join("").trim(), tokens: thought.reduce((n, s) => n + s.tokens.length, 0), ms: thought.reduce((n, s) => n + s.ms, 0), ended: true };
         const id = `m${++this.ids}`;
         const ids = earlier == null ? [id] : [...(earlier.versions?.ids ?? [earlier.id]), id];
         if (earlier != null) this.hiddenAnswers.set(earlier.id, earlier);
@@ -219,7 +222,8 @@ export class FakeApi extends RecordingApi implements Api {
             stats: statsOf(sent),
             steps: sent,
             strategies: ["ngram"],
-            versions: ids.length > 1 ? { ids, index: ids.length - 1 } : null
+            versions: ids.length > 1 ? { ids, index: ids.length - 1 } : null,
+            ...(reasoning != null ? { reasoning } : {})
         };
         list.push(answer);
         onEvent({ type: "done", message: answer, stopReason: this.stopped.has(generationId) ? "abort" : "eog" });
