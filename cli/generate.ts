@@ -3,6 +3,7 @@ import { ChatSession } from "../native-models/chat/chat-session.ts";
 import { PresageEngine, type GenerateResult } from "../native-models/engine/presage-engine.ts";
 import { parseStrategies, type StrategyName } from "../native-models/engine/strategy.ts";
 import type { BackendChoice } from "../native-models/runtime/llama-runtime.ts";
+import { parseRpcEndpoints } from "../native-models/runtime/rpc-workers.ts";
 import { openDatastoreDrafters } from "./datastore-drafters.ts";
 import { CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 
@@ -22,6 +23,10 @@ Options:
   --threads N           llama.cpp threads (default: measured at load, fastest of 1 and the math cores)
   --backend B           auto, cpu, cuda, vulkan or metal (default auto)
   --context-size N      context tokens (default: the model's, at most 4096)
+  --rpc HOST:PORT,...   remote workers (llama.cpp's rpc-server, unauthenticated: private networks
+                        only): the target's layers are split across them; drafts stay here.
+                        Needs \`npm run build:rpc\`
+  --gpu-layers N|max|auto  layers on the GPU, or with --rpc on the workers (default auto)
   --strategy LIST       comma list of none, draft, ngram, early-exit, retrieval, history, auto (default none)
   --draft FILE          draft model for the "draft" strategy (same vocabulary as the target)
   --db FILE             Presage datastore for the "retrieval" and "history" strategies
@@ -55,7 +60,9 @@ export const generateCommand: Command = {
             draft: { type: "string" },
             db: { type: "string" },
             "max-draft": { type: "string" },
-            exact: { type: "boolean" }
+            exact: { type: "boolean" },
+            rpc: { type: "string" },
+            "gpu-layers": { type: "string" }
         });
         const modelPath = requireOption(values.model, "model");
         const prompt = requireOption(values.prompt, "prompt");
@@ -82,16 +89,34 @@ export const generateCommand: Command = {
         if ((strategies.includes("retrieval") || strategies.includes("history")) && values.db == null)
             throw new UsageError(`the "retrieval" and "history" strategies need --db FILE`);
 
+        let rpcWorkers: string[] | undefined;
+        try {
+            rpcWorkers = values.rpc == null ? undefined : parseRpcEndpoints(values.rpc).map((e) => e.text);
+        } catch (err) {
+            throw new UsageError(`--rpc: ${(err as Error).message}`);
+        }
+        if (values.rpc != null && rpcWorkers!.length === 0) throw new UsageError("--rpc needs at least one host:port");
+        const gpuLayersText = values["gpu-layers"];
+        const gpuLayers = gpuLayersText == null || gpuLayersText === "auto" || gpuLayersText === "max" ? gpuLayersText : intOption(gpuLayersText, "gpu-layers", 0, 0, 100_000);
+
         const engine = await PresageEngine.load({
             modelPath,
             draftModelPath: values.draft,
             backend,
             threads: values.threads == null ? undefined : intOption(values.threads, "threads", 1, 1, 1024),
             contextSize: values["context-size"] == null ? undefined : intOption(values["context-size"], "context-size", 2048, 16, 1 << 20),
-            calibrate: speculative
+            calibrate: speculative,
+            rpcWorkers,
+            gpuLayers
         }).catch((err: Error) => {
             throw new CliError(err.message);
         });
+        const rpc = engine.info.rpc;
+        if (rpc != null) {
+            for (const note of rpc.notes) process.stderr.write(`presage: ${note}\n`);
+            const devices = rpc.devices.map((d) => `${d.endpoint} (${(d.freeBytes / 2 ** 30).toFixed(1)} of ${(d.totalBytes / 2 ** 30).toFixed(1)} GiB free)`).join(", ");
+            process.stderr.write(`presage: ${engine.info.gpuLayers} of ${engine.info.layers} layers on ${rpc.devices.length} worker${rpc.devices.length === 1 ? "" : "s"}${devices === "" ? "" : `: ${devices}`}\n`);
+        }
         const detach = values.db == null ? undefined : await openDatastoreDrafters(engine, values.db);
         try {
             const streaming = !values.json;

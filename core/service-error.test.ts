@@ -13,7 +13,8 @@ const expected: Record<EngineErrorCode, [AppErrorCode, number]> = {
     "context-overflow": ["invalid-request", 400],
     "invalid-prompt": ["invalid-request", 400],
     "strategy-unavailable": ["strategy-unavailable", 400],
-    "backend-unavailable": ["invalid-request", 400]
+    "backend-unavailable": ["invalid-request", 400],
+    "rpc-worker": ["invalid-request", 400]
 };
 
 describe("engine errors as the app's errors", () => {

@@ -23,7 +23,8 @@ export const appCodeOfEngineError: Readonly<Record<EngineErrorCode, AppErrorCode
     "context-overflow": "invalid-request",
     "invalid-prompt": "invalid-request",
     "strategy-unavailable": "strategy-unavailable",
-    "backend-unavailable": "invalid-request"
+    "backend-unavailable": "invalid-request",
+    "rpc-worker": "invalid-request"
 };
 
 /**

@@ -6,7 +6,8 @@
  * - context-overflow: the prompt (or the newest message) does not fit in the context;
  * - invalid-prompt: a request the engine cannot answer as asked (a chat not ending with a user message);
  * - strategy-unavailable: a strategy the loaded models or the attached stores cannot provide;
- * - backend-unavailable: the llama.cpp backend asked for (cuda, metal, vulkan) cannot run here.
+ * - backend-unavailable: the llama.cpp backend asked for (cuda, metal, vulkan) cannot run here;
+ * - rpc-worker: a remote worker (llama.cpp RPC) given wrongly, unreachable, or not an rpc-server.
  */
 export const engineErrorCodes = [
     "invalid-model-file",
@@ -14,7 +15,8 @@ export const engineErrorCodes = [
     "context-overflow",
     "invalid-prompt",
     "strategy-unavailable",
-    "backend-unavailable"
+    "backend-unavailable",
+    "rpc-worker"
 ] as const;
 
 export type EngineErrorCode = (typeof engineErrorCodes)[number];

@@ -14,6 +14,7 @@ import { createGovernorMemory, SpeculationGovernor, type GovernorMemory } from "
 import { presageCacheDir } from "../models-dir.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
 import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
+import { parseRpcEndpoints, RpcWorkers, type RpcDevice } from "../runtime/rpc-workers.ts";
 import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
 import { EngineError } from "../engine-error.ts";
 import { tokenizerIdentity } from "../runtime/tokenizer-identity.ts";
@@ -34,6 +35,12 @@ export interface EngineOptions {
     /** Tokens of context; default: the model's training context, at most 4096. */
     contextSize?: number;
     gpuLayers?: number | "auto" | "max";
+    /**
+     * Remote workers (llama.cpp RPC, `host:port`, each running llama.cpp's rpc-server): the target's
+     * layers are split across them and this machine as llama.cpp decides (the GPU layers are those on the
+     * workers); the draft models stay here. Needs the RPC build (`npm run build:rpc`).
+     */
+    rpcWorkers?: readonly string[];
     /** Measure the verification cost and plain speed at load (default true; a few seconds on big models). */
     calibrate?: boolean;
     /** Where derived files (early-exit drafts) are cached; default `presageCacheDir()`. */
@@ -104,6 +111,8 @@ export interface EngineInfo {
     vocabulary: string;
     /** Measured at load; `plainByDepth` is the yardstick of every speedup. */
     calibration: Calibration | null;
+    /** The remote workers in use (their devices and memory once the target had loaded), and one line per worker left out or exposed. */
+    rpc?: { devices: RpcDevice[]; notes: readonly string[] };
 }
 
 /** What was measured at load. */
@@ -168,12 +177,17 @@ export class PresageEngine {
     }
 
     private calibrated: boolean;
+    private rpc: EngineInfo["rpc"];
     /** The tokenizer's name (the datastore's id for it), hashed once: vocabularies run to 150k tokens. */
     private readonly vocabulary: string;
 
     static async load(options: EngineOptions): Promise<PresageEngine> {
-        const llama = await getRuntime({ backend: options.backend });
-        const model = await loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers, onLoadProgress: options.onLoadProgress });
+        const endpoints = parseRpcEndpoints(options.rpcWorkers ?? []);
+        const llama = await getRuntime({ backend: options.backend, rpc: endpoints.length > 0 });
+        // Registered before the target loads: llama.cpp puts layers on every device registered by then.
+        const workers = endpoints.length > 0 ? await RpcWorkers.connect(llama, endpoints) : null;
+        const loadTarget = () => loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers, onLoadProgress: options.onLoadProgress });
+        const model = await (workers != null ? workers.place(llama, loadTarget) : loadTarget());
         let draftModel: LlamaModel | null = null;
         try {
             // Uncalibrated (`presage generate` plainly), it still measures which of 1 and the math cores is
@@ -181,7 +195,8 @@ export class PresageEngine {
             const threads = options.threads ?? (options.calibrate === false ? await fastestThreads(model, llama.cpuMathCores) : Math.max(1, llama.cpuMathCores));
             const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
             if (options.draftModelPath != null) {
-                draftModel = await loadModelFile(llama, options.draftModelPath, { gpuLayers: options.gpuLayers });
+                // With workers, the GPU layers would be theirs: a draft stays here, where a round trip costs nothing.
+                draftModel = await loadModelFile(llama, options.draftModelPath, { gpuLayers: workers != null ? 0 : options.gpuLayers });
                 const why = vocabularyMismatch(model, draftModel);
                 if (why != null)
                     throw new ModelFileError(options.draftModelPath, `The draft model cannot draft for this target because their vocabularies differ: ${why}. Choose a draft from the same model family.`, "vocabulary-mismatch");
@@ -199,7 +214,9 @@ export class PresageEngine {
             if (cost != null) await warmUp(verifier, cost, vocabularySize(model));
             const backend = await describeBackend(llama);
             const vram = backend.backend === "cpu" ? null : await llama.getVramState().then((v) => ({ totalBytes: v.total, usedBytes: v.used }));
-            return new PresageEngine(llama, model, context, verifier, draft, options, threads, backend, vram, cost, plainCost);
+            const engine = new PresageEngine(llama, model, context, verifier, draft, options, threads, backend, vram, cost, plainCost);
+            if (workers != null) engine.rpc = { devices: workers.devices(), notes: workers.notes };
+            return engine;
         } catch (err) {
             await draftModel?.dispose();
             await model.dispose();
@@ -224,7 +241,8 @@ export class PresageEngine {
             threads: this.threads,
             contextSize: this.context.contextSize,
             vocabulary: this.vocabulary,
-            calibration: this.calibrated ? this.calibration() : null
+            calibration: this.calibrated ? this.calibration() : null,
+            ...(this.rpc != null ? { rpc: this.rpc } : {})
         };
     }
 
@@ -442,7 +460,7 @@ export class PresageEngine {
                 cacheDir: this.options.cacheDir ?? presageCacheDir(),
                 layers: this.options.earlyExitLayers
             });
-            const model = await loadModelFile(this.llama, path, { gpuLayers: this.options.gpuLayers });
+            const model = await loadModelFile(this.llama, path, { gpuLayers: this.rpc != null ? 0 : this.options.gpuLayers });
             const context = await model.createContext({ contextSize: this.context.contextSize, threads: this.options.threads ?? await fastestThreads(model, this.llama.cpuMathCores), sequences: 1 });
             this.earlyExit = { model, context };
         }

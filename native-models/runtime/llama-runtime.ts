@@ -1,11 +1,17 @@
 import { getLlama, LlamaLogLevel, type Llama, type LlamaGpuType } from "node-llama-cpp";
 import { EngineError } from "../engine-error.ts";
+import { findRpcBinding, rpcCmakeOptions } from "./rpc-workers.ts";
 
 /** Which compute backend llama.cpp should use: `auto` picks Metal, CUDA or Vulkan where present, else CPU. */
 export type BackendChoice = "auto" | "cpu" | "metal" | "cuda" | "vulkan";
 
 export interface RuntimeOptions {
     backend?: BackendChoice;
+    /**
+     * The llama.cpp build with the RPC backend (remote workers), made by `npm run build:rpc`: CPU only,
+     * so with `backend` "auto" or "cpu". Never chosen unless asked: the prebuilt binaries stay the default.
+     */
+    rpc?: boolean;
 }
 
 /** What llama.cpp actually runs on, for the UI and the benchmark report. */
@@ -32,23 +38,50 @@ export function autoRefusal(gpu: Llama["gpu"], devices: readonly string[]): stri
     return null;
 }
 
-const runtimes = new Map<BackendChoice, Promise<Llama>>();
+const runtimes = new Map<BackendChoice | "rpc", Promise<Llama>>();
 
 /**
  * One llama.cpp runtime per backend choice for the whole process. Binaries come prebuilt inside the
  * npm packages; we never fall back to building llama.cpp from source at run time (that needs a
  * download this app cannot promise).
  */
-export function getRuntime({ backend = "auto" }: RuntimeOptions = {}): Promise<Llama> {
-    let runtime = runtimes.get(backend);
+export function getRuntime({ backend = "auto", rpc = false }: RuntimeOptions = {}): Promise<Llama> {
+    if (rpc && backend !== "auto" && backend !== "cpu")
+        return Promise.reject(new EngineError("backend-unavailable", `Remote workers run with the CPU backend here (the RPC build of llama.cpp has no ${backend}): choose "auto" or "cpu".`));
+    const key = rpc ? "rpc" : backend;
+    let runtime = runtimes.get(key);
     if (runtime == null) {
-        runtime = (backend === "auto" ? autoRuntime() : loadRuntime(backend)).catch((err: Error) => {
-            runtimes.delete(backend);
+        runtime = (rpc ? rpcRuntime() : backend === "auto" ? autoRuntime() : loadRuntime(backend)).catch((err: Error) => {
+            runtimes.delete(key);
             throw err;
         });
-        runtimes.set(backend, runtime);
+        runtimes.set(key, runtime);
     }
     return runtime;
+}
+
+/** Whether the RPC-enabled llama.cpp build is here (`npm run build:rpc`), without loading it. */
+export function hasRpcRuntime(): boolean {
+    return findRpcBinding() != null;
+}
+
+/** Only the local build made with these options, never a prebuilt binary nor a build at run time. */
+const rpcBuildOptions = {
+    gpu: false,
+    build: "never",
+    cmakeOptions: { ...rpcCmakeOptions },
+    usePrebuiltBinaries: false,
+    existingPrebuiltBinaryMustMatchBuildOptions: true,
+    logLevel: LlamaLogLevel.error,
+    progressLogs: false
+} as const;
+
+async function rpcRuntime(): Promise<Llama> {
+    try {
+        return await getLlama(rpcBuildOptions);
+    } catch (err) {
+        throw new EngineError("backend-unavailable", `Remote workers need llama.cpp built with its RPC backend, which is not built here (${(err as Error).message.split("\n")[0]}): run \`npm run build:rpc\` once (about 15 minutes on 2 cores).`);
+    }
 }
 
 /** Why `auto` ran on the CPU though it found a GPU backend, by runtime. */
