@@ -101,6 +101,11 @@ export interface EngineInfo {
     builtin?: boolean;
     /** The context the model was trained with; a larger context is allowed but may degrade answers. */
     trainContextSize?: number;
+    /**
+     * Thinking models (a chat template with a reasoning part): whether a conversation can switch
+     * thinking (`enable_thinking`) and whether it is on by default; null or absent for other models.
+     */
+    thinking?: { switchable: boolean; defaultOn: boolean } | null;
 }
 
 export interface ModelFile {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AnswerEvent, Conversation, ConversationWithMessages } from "../core/app-api.ts";
+import type { AnswerEvent, Conversation, ConversationWithMessages, EngineInfo } from "../core/app-api.ts";
 import { qwen3StyleVocabularyPath, qwen3ThinkTokens, synthesizeFavouringModel } from "../native-models/testing/thinking-models.ts";
 import { callAppApi } from "./testing/app-api-client.ts";
 import { rawRequest } from "./testing/raw-request.ts";
@@ -89,6 +89,9 @@ describe("thinking models over the OpenAI API and the app API", () => {
     });
 
     it("in a conversation: stores the answer without its reasoning, keeps the reasoning apart, and follows the conversation's switch", async () => {
+        // The model's info says it thinks by default and can switch (its template reads enable_thinking).
+        const state = await callAppApi<{ engine: EngineInfo }>(server, "GET", "/api/state");
+        expect(state.body.engine.thinking).toEqual({ switchable: true, defaultOn: true });
         const created = await callAppApi<Conversation>(server, "POST", "/api/conversations", { title: "t" });
         expect(created.body.thinking).toBeNull();
         const id = created.body.id;

@@ -4,6 +4,7 @@
 // is started by engine-bootstrap.cjs (Node) or directly (the Electron bundle), and answers the
 // messages of protocol.ts, one handler each.
 import { ChatSession } from "../../native-models/chat/chat-session.ts";
+import { thinkingSupportOf } from "../../native-models/chat/reasoning.ts";
 import { countTokens } from "../../native-models/chat/token-count.ts";
 import { PresageEngine, type StepEvent } from "../../native-models/engine/presage-engine.ts";
 import { Datastore } from "../../datastore/datastore.ts";
@@ -184,7 +185,7 @@ function withoutStream<T extends { stream: boolean }>(request: T): Omit<T, "stre
 }
 
 function infoOf(engine: PresageEngine): LoadedEngineInfo {
-    return { ...engine.info, available: engine.available(), trainContextSize: engine.model.trainContextSize };
+    return { ...engine.info, available: engine.available(), trainContextSize: engine.model.trainContextSize, thinking: thinkingSupportOf(engine.model) };
 }
 
 /**

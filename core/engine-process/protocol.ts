@@ -7,6 +7,7 @@
 // Results and step events travel as plain objects, whatever fields they carry: what the engine adds
 // to a result or a step reaches the app without a change here.
 import type { ChatMessage, ChatResult } from "../../native-models/chat/chat-session.ts";
+import type { ThinkingSupport } from "../../native-models/chat/reasoning.ts";
 import type { DraftSource } from "../../native-models/drafters/drafter.ts";
 import type { EngineInfo as NativeEngineInfo, EngineOptions, GenerateRequest, GenerateResult, StepEvent } from "../../native-models/engine/presage-engine.ts";
 import type { DatastoreEvents } from "../../datastore/datastore.ts";
@@ -25,6 +26,8 @@ export interface LoadedEngineInfo extends NativeEngineInfo {
     /** Strategies usable with what is loaded (the datastore's drafters included). */
     available: DraftSource[];
     trainContextSize: number;
+    /** Thinking models: whether the template can switch thinking, and its default; null for other models. */
+    thinking: ThinkingSupport | null;
 }
 
 /** A generation request as it crosses: what `GenerateRequest` says, less what cannot (functions, the signal). */

@@ -3,7 +3,7 @@ import type { GenerateRequest, GenerateResult, PresageEngine } from "../engine/p
 import { EngineError } from "../engine-error.ts";
 import { countTokens, Pauser } from "./token-count.ts";
 import { ReasoningAnswer } from "./reasoning-answer.ts";
-import { ReasoningTemplate, type ReasoningPart } from "./reasoning.ts";
+import { reasoningTemplateOf, type ReasoningPart, type ReasoningTemplate } from "./reasoning.ts";
 
 export interface ChatMessage {
     role: "system" | "user" | "assistant";
@@ -270,13 +270,6 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
                 : { type: "model", response: m.reasoning ? [{ type: "segment", segmentType: "thought", text: m.reasoning, ended: true }, m.content] : [m.content] });
     history.push({ type: "model", response: [] });
     return history;
-}
-
-/** The reasoning rules of the model's own chat template, if it has a reasoning part. */
-function reasoningTemplateOf(model: PresageEngine["model"]): ReasoningTemplate | null {
-    const template = model.fileInfo.metadata.tokenizer?.chat_template;
-    const piece = (token: Token | null) => (token == null ? "" : model.detokenize([token], true));
-    return ReasoningTemplate.from(typeof template === "string" ? template : null, { bos: piece(model.tokens.bos), eos: piece(model.tokens.eos) });
 }
 
 /**

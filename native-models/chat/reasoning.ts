@@ -1,4 +1,5 @@
 import { Template } from "@huggingface/jinja";
+import type { LlamaModel, Token } from "node-llama-cpp";
 
 /** How a template marks a reasoning block in the model's output. */
 export interface ReasoningMarkers {
@@ -112,6 +113,32 @@ export class ReasoningTemplate {
         if (reasoning == null || reasoning === "") return answer;
         return `${this.markers.open}${this.markers.label ?? ""}\n${reasoning}\n${this.markers.close}\n\n${answer}`;
     }
+}
+
+/** What the window and the API say about a model's thinking. */
+export interface ThinkingSupport {
+    /** The template takes `enable_thinking`: a conversation can turn thinking on or off. */
+    switchable: boolean;
+    /** The model thinks when nothing is asked (Qwen3 yes, Gemma 4 no). */
+    defaultOn: boolean;
+}
+
+const templates = new WeakMap<LlamaModel, ReasoningTemplate | null>();
+
+/** The reasoning rules of a model's own chat template (remembered per model), or null when it has no reasoning part. */
+export function reasoningTemplateOf(model: LlamaModel): ReasoningTemplate | null {
+    if (templates.has(model)) return templates.get(model)!;
+    const template = model.fileInfo.metadata.tokenizer?.chat_template;
+    const piece = (token: Token | null) => (token == null ? "" : model.detokenize([token], true));
+    const rules = ReasoningTemplate.from(typeof template === "string" ? template : null, { bos: piece(model.tokens.bos), eos: piece(model.tokens.eos) });
+    templates.set(model, rules);
+    return rules;
+}
+
+/** Whether a model thinks and can be switched, for its info; null when its template has no reasoning part. */
+export function thinkingSupportOf(model: LlamaModel): ThinkingSupport | null {
+    const rules = reasoningTemplateOf(model);
+    return rules == null ? null : { switchable: rules.switchable, defaultOn: rules.thinks(undefined) };
 }
 
 /** A text that no message holds, to find where the template's generation prompt starts. */

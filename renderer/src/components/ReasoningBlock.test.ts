@@ -74,4 +74,19 @@ describe("a thinking model's answer in the window", () => {
         expect(api.callsOf("updateConversation")[0]).toEqual([conv.id, { systemPrompt: "", sampling: {}, thinking: false }]);
         expect(chat.conversation?.thinking).toBe(false);
     });
+
+    it("says whether the loaded model thinks and can switch", async () => {
+        const api = new FakeApi();
+        api.engine = { ...api.engine!, thinking: { switchable: true, defaultOn: true } };
+        await renderWith(ChatView, {}, api);
+        await fireEvent.click(screen.getByTestId("conversation-settings"));
+        expect(screen.getByTestId("thinking-note").textContent).toContain("enable_thinking");
+        expect((screen.getByTestId("conversation-thinking") as HTMLSelectElement).options[0]!.textContent).toBe("The model's default (on)");
+    });
+
+    it("says so when the loaded model does not think", async () => {
+        await renderWith(ChatView);
+        await fireEvent.click(screen.getByTestId("conversation-settings"));
+        expect(screen.getByTestId("thinking-note").textContent).toContain("does not think");
+    });
 });
