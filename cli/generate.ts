@@ -114,8 +114,9 @@ export const generateCommand: Command = {
         const rpc = engine.info.rpc;
         if (rpc != null) {
             for (const note of rpc.notes) process.stderr.write(`presage: ${note}\n`);
-            const devices = rpc.devices.map((d) => `${d.endpoint} (${(d.freeBytes / 2 ** 30).toFixed(1)} of ${(d.totalBytes / 2 ** 30).toFixed(1)} GiB free)`).join(", ");
-            process.stderr.write(`presage: ${engine.info.gpuLayers} of ${engine.info.layers} layers on ${rpc.devices.length} worker${rpc.devices.length === 1 ? "" : "s"}${devices === "" ? "" : `: ${devices}`}\n`);
+            const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 24 ? 2 : 0)} MiB`;
+            const devices = rpc.devices.map((d) => `${d.endpoint} ${d.layers ?? "?"} (${mib(d.modelBytes ?? 0)} of weights; ${(d.freeBytes / 2 ** 30).toFixed(1)} of ${(d.totalBytes / 2 ** 30).toFixed(1)} GiB free)`).join(", ");
+            process.stderr.write(`presage: ${engine.info.gpuLayers} of the target's ${engine.info.layers} layers on ${rpc.devices.length} worker${rpc.devices.length === 1 ? "" : "s"}${devices === "" ? "" : `: ${devices}`}\n`);
         }
         const detach = values.db == null ? undefined : await openDatastoreDrafters(engine, values.db);
         try {
@@ -138,7 +139,7 @@ export const generateCommand: Command = {
                 result = await chat.respond(messages, request);
             } else result = await engine.generate({ prompt, ...request });
 
-            if (values.json) printJson({ text: result.text, tokens: result.tokens, stopReason: result.stopReason, strategies: result.strategies, stats: result.stats });
+            if (values.json) printJson({ text: result.text, tokens: result.tokens, stopReason: result.stopReason, strategies: result.strategies, stats: result.stats, ...(rpc != null ? { rpc } : {}) });
             else {
                 process.stdout.write("\n");
                 const s = result.stats;

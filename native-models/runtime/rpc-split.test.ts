@@ -80,6 +80,32 @@ if (why != null) {
             }
         }, 120_000);
 
+        it("does the same from the command line: presage generate --rpc, with the split on stderr", async () => {
+            // This process holds the first workers, and an rpc-server serves one client at a time.
+            const own = await startRpcCluster(2);
+            try {
+                cliRun(own);
+            } finally {
+                own.dispose();
+            }
+        }, 120_000);
+
+        function cliRun(own: RpcTestCluster): void {
+            const workers = own.workers.map((w) => w.endpoint.text).join(",");
+            const run = (...extra: string[]) => spawnSync(process.execPath, ["bin/presage.js", "generate", "--model", storiesPath!, "--prompt", "Once upon a time", "--max-tokens", "32", "--threads", "1", ...extra], { encoding: "utf8" });
+            const plain = run("--json");
+            const remote = run("--json", "--rpc", workers, "--gpu-layers", "4", "--strategy", "ngram");
+            expect(remote.status, remote.stderr).toBe(0);
+            const out = JSON.parse(remote.stdout);
+            expect(out.tokens.slice(0, 8)).toEqual(JSON.parse(plain.stdout).tokens.slice(0, 8));
+            expect(out.rpc.devices.map((d: { layers: number }) => d.layers)).toEqual([2, 2]);
+            const text = run("--rpc", workers, "--gpu-layers", "4");
+            expect(text.stderr).toMatch(new RegExp(`presage: 4 of the target's 6 layers on 2 workers: ${own.workers[0]!.endpoint.text.replaceAll(".", "\\.")} 2 \\(`));
+            const bad = run("--rpc", "10.0.0.5");
+            expect([bad.status, bad.stderr.trim().split("\n").length]).toEqual([2, 1]);
+            expect(bad.stderr).toContain(`"10.0.0.5" is not a worker address`);
+        }
+
         it("leaves out a worker that does not answer, in one line within 5 s, and loads with the others", async () => {
             const silent = await listen(() => undefined);
             const t = performance.now();

@@ -79,6 +79,8 @@ function removeStaleNamespaces(): void {
  * (10.x.y.2 there, 10.x.y.1 here), and waits until each answers llama.cpp's HELLO. The servers listen
  * only inside their namespaces, on addresses no other machine can route to.
  */
+let nextWorker = 0;
+
 export async function startRpcCluster(count: number, { threads = 1 } = {}): Promise<RpcTestCluster> {
     removeStaleNamespaces();
     const subnet = (process.pid % 200) + 20;
@@ -96,11 +98,14 @@ export async function startRpcCluster(count: number, { threads = 1 } = {}): Prom
     };
     try {
         const workers: RpcTestWorker[] = [];
-        for (let i = 0; i < count; i++) {
+        for (let k = 0; k < count; k++) {
+            // Numbered across clusters: an rpc-server serves one client at a time, so a test that needs
+            // workers of its own while another client holds the first ones starts a second cluster.
+            const i = nextWorker++;
             const name = `presage-rpc-${process.pid}-${i}`;
             const hostSide = `prh${process.pid % 1_000_000}x${i}`;
             const nsSide = `prn${process.pid % 1_000_000}x${i}`;
-            const [here, there] = [`10.${subnet}.${i + 1}.1`, `10.${subnet}.${i + 1}.2`];
+            const [here, there] = [`10.${subnet}.${(i % 250) + 1}.1`, `10.${subnet}.${(i % 250) + 1}.2`];
             ip("netns", "add", name);
             namespaces.push(name);
             ip("link", "add", hostSide, "type", "veth", "peer", "name", nsSide);
