@@ -4,6 +4,8 @@ import { ensureRendererBuilt } from "../server/renderer-build.ts";
 import { ServerConfigError, startServer } from "../server/server.ts";
 import { defaultDbPath } from "../core/data-dir.ts";
 import { ServiceError } from "../core/service-error.ts";
+import { hasRpcRuntime } from "../native-models/runtime/llama-runtime.ts";
+import { parseRpcEndpoints } from "../native-models/runtime/rpc-workers.ts";
 import { CliError, intOption, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
 const help = `presage serve — the chat window and an OpenAI-compatible API over HTTP, without Electron
@@ -22,6 +24,8 @@ Options:
                       default: the last one used, else the built-in demo model stories260K)
   --draft FILE        draft model for the "draft" strategy (same vocabulary as the target)
   --threads N         llama.cpp threads (default: the settings', else automatic)
+  --rpc HOST:PORT,... remote workers (llama.cpp's rpc-server, unauthenticated: private networks only)
+                      the target is split across; drafts stay here. Needs \`npm run build:rpc\`
   --max-queue N       requests that may wait for the model (default 16); more get 503
   --no-build          do not build the chat window if it is missing
   --json              print one JSON line { url, appUrl, token, openaiBaseUrl } instead of the text
@@ -49,6 +53,7 @@ export const serveCommand: Command = {
             model: { type: "string" },
             draft: { type: "string" },
             threads: { type: "string" },
+            rpc: { type: "string" },
             "max-queue": { type: "string" },
             "no-build": { type: "boolean" }
         });
@@ -61,6 +66,14 @@ export const serveCommand: Command = {
             if (built === "no-sources" || built === "failed") say("the chat window is not built; the page will say how to build it (the API works without it)");
         }
         if (values.draft != null && values.model == null) throw new CliError("--draft needs --model: a draft drafts for a target.");
+        let rpcWorkers: string[] | undefined;
+        try {
+            rpcWorkers = values.rpc == null ? undefined : parseRpcEndpoints(values.rpc).map((e) => e.text);
+        } catch (err) {
+            throw new UsageError(`--rpc: ${(err as Error).message}`);
+        }
+        if (values.rpc != null && rpcWorkers!.length === 0) throw new UsageError("--rpc needs at least one host:port");
+        if (rpcWorkers != null && !hasRpcRuntime()) throw new CliError("--rpc needs llama.cpp built with its RPC backend, which is not built here: run `npm run build:rpc` once (about 20 minutes on 2 cores).");
         let server;
         try {
             server = await startServer({
@@ -73,6 +86,7 @@ export const serveCommand: Command = {
                     modelsDir: values["models-dir"] ?? (process.env.PRESAGE_MODELS_DIR || undefined),
                     dbPath: values.db ?? defaultDbPath(),
                     threads: values.threads == null ? undefined : intOption(values.threads, "threads", 1, 1, 1024),
+                    rpcWorkers,
                     maxWaiting: intOption(values["max-queue"], "max-queue", 16, 0, 10_000)
                 }
             });

@@ -37,6 +37,8 @@ export interface AppServicesOptions {
     calibrate?: boolean;
     /** llama.cpp threads for every load, overriding the settings. */
     threads?: number;
+    /** Remote workers (llama.cpp RPC, `host:port`) every target is split across. */
+    rpcWorkers?: readonly string[];
     /** Where derived drafts are cached. */
     cacheDir?: string;
     /** Ingestion worker threads. */
@@ -77,7 +79,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
         store: datastore.settings, builtinModel: options.builtinModel,
         huggingFaceEndpoint: options.huggingFaceEndpoint, downloadStallTimeoutMs: options.downloadStallTimeoutMs,
         settings, events,
-        maxWaiting: options.maxWaiting, calibrate: options.calibrate, threads: options.threads, cacheDir: options.cacheDir,
+        maxWaiting: options.maxWaiting, calibrate: options.calibrate, threads: options.threads, rpcWorkers: options.rpcWorkers, cacheDir: options.cacheDir,
         // The engine runs in its own process, which opens the datastore itself for its drafters.
         engineProcess: new EngineProcess({ launch: options.engineLauncher, loadStallMs: options.engineLoadStallMs }),
         datastorePath: datastore.path

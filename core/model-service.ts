@@ -51,6 +51,8 @@ export interface ModelServiceOptions {
     calibrate?: boolean;
     /** llama.cpp threads, overriding the settings (tests pin 1). */
     threads?: number;
+    /** Remote workers (llama.cpp RPC, `host:port`) the target is split across, for every load (`presage serve --rpc`). */
+    rpcWorkers?: readonly string[];
     /** Where the engine caches derived drafts (early exit). */
     cacheDir?: string;
     /** The process the engine runs in (default: a Node child process, started at the first load). */
@@ -439,6 +441,8 @@ export class ModelService {
                     throw loadError(again);
                 }
             }
+            // A worker left out (did not answer) or on an open network: one line each, as it happens.
+            for (const note of engine.info.rpc?.notes ?? []) console.error(`presage: ${note}`);
             await this.replaceEngine(engine);
             this.options.settings.update({ targetModel: targetPath, draftModel: draftPath });
             return this.info()!;
@@ -456,6 +460,7 @@ export class ModelService {
             // "auto": the engine's default, the model's trained context (capped to bound memory).
             contextSize: s.contextSize === "auto" ? undefined : s.contextSize,
             threads: this.options.threads ?? (s.threads > 0 ? s.threads : undefined),
+            rpcWorkers: this.options.rpcWorkers,
             calibrate: this.options.calibrate ?? true,
             cacheDir: this.options.cacheDir,
             datastorePath: this.options.datastorePath ?? null

@@ -186,7 +186,10 @@ export class PresageEngine {
         const llama = await getRuntime({ backend: options.backend, rpc: endpoints.length > 0 });
         // Registered before the target loads: llama.cpp puts layers on every device registered by then.
         const workers = endpoints.length > 0 ? await RpcWorkers.connect(llama, endpoints) : null;
-        const loadTarget = () => loadModelFile(llama, options.modelPath, { gpuLayers: options.gpuLayers, onLoadProgress: options.onLoadProgress });
+        // node-llama-cpp's "auto" offloads nothing on a CPU build, which the RPC build is: with workers,
+        // "auto" is every layer on them (llama.cpp's `-ngl 99 --rpc`), a number keeps the rest here.
+        const gpuLayers = workers != null && (options.gpuLayers ?? "auto") === "auto" ? "max" : options.gpuLayers;
+        const loadTarget = () => loadModelFile(llama, options.modelPath, { gpuLayers, onLoadProgress: options.onLoadProgress });
         const model = await (workers != null ? workers.place(llama, loadTarget) : loadTarget());
         let draftModel: LlamaModel | null = null;
         try {
