@@ -71,12 +71,19 @@ export class GenerationService extends EventEmitter<{ finished: [GenerationRecor
     /** Answers the last user message of `messages` with the model's chat template. */
     chat(messages: readonly ChatMessage[], options: GenerationOptions = {}): Promise<GenerationResult> {
         return this.models.use(async (engine) => {
-            const trimmed = options.onText == null ? null : new TrimmedText(options.onText);
-            const reasoning = options.onReasoning == null ? null : new TrimmedText(options.onReasoning);
+            const sent = { text: "", reasoning: "" };
+            const onText = options.onText, onReasoning = options.onReasoning;
+            const trimmed = onText == null ? null : new TrimmedText((t) => onText((sent.text += t, t)));
+            const reasoning = onReasoning == null ? null : new TrimmedText((t) => onReasoning((sent.reasoning += t, t)));
             const result = await engine.chat(messages, {
                 ...this.request(options, trimmed == null ? undefined : (t) => trimmed.push(t), reasoning == null ? undefined : (t) => reasoning.push(t)),
                 ...(options.thinking == null ? {} : { thinking: options.thinking })
             });
+            // A thinking model's splitter may hold back the output's last characters (they could have
+            // become a marker): send what the steps did not, so the pieces join to the final texts.
+            const rest = (whole: string, streamed: string) => (whole.startsWith(streamed) ? whole.slice(streamed.length) : "");
+            if (onText != null && rest(result.text, sent.text) !== "") onText(rest(result.text, sent.text));
+            if (onReasoning != null && result.reasoning != null && rest(result.reasoning.text, sent.reasoning) !== "") onReasoning(rest(result.reasoning.text, sent.reasoning));
             this.emit("finished", { kind: "chat", stopReason: result.stopReason, tokens: result.tokens.length });
             return { ...result, modelPath: engine.info.modelPath };
         }, { signal: options.signal, model: options.model });
