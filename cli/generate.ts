@@ -116,7 +116,8 @@ export const generateCommand: Command = {
             for (const note of rpc.notes) process.stderr.write(`presage: ${note}\n`);
             const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 24 ? 2 : 0)} MiB`;
             const devices = rpc.devices.map((d) => `${d.endpoint} ${d.layers ?? "?"} (${mib(d.modelBytes ?? 0)} of weights; ${(d.freeBytes / 2 ** 30).toFixed(1)} of ${(d.totalBytes / 2 ** 30).toFixed(1)} GiB free)`).join(", ");
-            process.stderr.write(`presage: ${engine.info.gpuLayers} of the target's ${engine.info.layers} layers on ${rpc.devices.length} worker${rpc.devices.length === 1 ? "" : "s"}${devices === "" ? "" : `: ${devices}`}\n`);
+            if (rpc.devices.length === 0) process.stderr.write("presage: no worker answered: the whole target runs here\n");
+            else process.stderr.write(`presage: ${engine.info.gpuLayers} of the target's ${engine.info.layers} layers on ${rpc.devices.length} worker${rpc.devices.length === 1 ? "" : "s"}: ${devices}\n`);
         }
         const detach = values.db == null ? undefined : await openDatastoreDrafters(engine, values.db);
         try {

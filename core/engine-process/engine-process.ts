@@ -34,6 +34,8 @@ interface Call {
     resolve: (value: never) => void;
     reject: (err: unknown) => void;
     hooks: Hooks;
+    /** What the caller's step callback threw: the answer is stopped and fails with it, as in-process. */
+    callbackError: { error: unknown } | null;
 }
 
 /** A request message before the process numbers it. */
@@ -146,7 +148,8 @@ export class EngineProcess {
                 type: message.type,
                 resolve: ((value: Reply) => (done(), resolve(value))) as (value: never) => void,
                 reject: (err) => (done(), reject(err)),
-                hooks
+                hooks,
+                callbackError: null
             });
             channel.send({ ...message, id } as ToEngine);
             if (signal?.aborted) onAbort();
@@ -208,9 +211,26 @@ export class EngineProcess {
         ready: () => undefined,
         heartbeat: () => undefined,
         "load-progress": (m) => this.calls.get(m.id)?.hooks.onProgress?.(m.progress),
-        steps: (m) => this.calls.get(m.id)?.hooks.onSteps?.(m.steps),
-        reply: (m) => this.calls.get(m.id)?.resolve(m.value as never),
-        failure: (m) => this.calls.get(m.id)?.reject(fromWireError(m.error))
+        steps: (m) => {
+            const call = this.calls.get(m.id);
+            if (call == null || call.callbackError != null) return;
+            try {
+                call.hooks.onSteps?.(m.steps);
+            } catch (error) {
+                // Thrown out of here it would be an uncaught exception of the app: stop the answer instead.
+                call.callbackError = { error };
+                this.channel?.send({ type: "abort", id: m.id });
+            }
+        },
+        reply: (m) => {
+            const call = this.calls.get(m.id);
+            if (call?.callbackError != null) call.reject(call.callbackError.error);
+            else call?.resolve(m.value as never);
+        },
+        failure: (m) => {
+            const call = this.calls.get(m.id);
+            call?.reject(call.callbackError != null ? call.callbackError.error : fromWireError(m.error));
+        }
     };
 
     /** The process died: everything in it fails now, and the next load starts another. */

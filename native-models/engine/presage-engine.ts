@@ -188,7 +188,9 @@ export class PresageEngine {
         const workers = endpoints.length > 0 ? await RpcWorkers.connect(llama, endpoints) : null;
         // node-llama-cpp's "auto" offloads nothing on a CPU build, which the RPC build is: with workers,
         // "auto" is every layer on them (llama.cpp's `-ngl 99 --rpc`), a number keeps the rest here.
-        const gpuLayers = workers != null && (options.gpuLayers ?? "auto") === "auto" ? "max" : options.gpuLayers;
+        // When none answered, the model loads here alone.
+        const onWorkers = workers != null && workers.endpoints.length > 0;
+        const gpuLayers = !onWorkers ? (workers != null ? 0 : options.gpuLayers) : (options.gpuLayers ?? "auto") === "auto" ? "max" : options.gpuLayers;
         const loadTarget = () => loadModelFile(llama, options.modelPath, { gpuLayers, onLoadProgress: options.onLoadProgress });
         const model = await (workers != null ? workers.place(llama, loadTarget) : loadTarget());
         let draftModel: LlamaModel | null = null;
