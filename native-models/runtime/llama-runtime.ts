@@ -80,7 +80,7 @@ async function rpcRuntime(): Promise<Llama> {
     try {
         return await getLlama(rpcBuildOptions);
     } catch (err) {
-        throw new EngineError("backend-unavailable", `Remote workers need llama.cpp built with its RPC backend, which is not built here (${(err as Error).message.split("\n")[0]}): run \`npm run build:rpc\` once (about 15 minutes on 2 cores).`);
+        throw new EngineError("backend-unavailable", `Remote workers need llama.cpp built with its RPC backend, which is not built here (${(err as Error).message.split("\n")[0]}): run \`npm run build:rpc\` once (about 20 minutes on 2 cores).`);
     }
 }
 

@@ -101,6 +101,11 @@ if (why != null) {
             expect(out.rpc.devices.map((d: { layers: number }) => d.layers)).toEqual([2, 2]);
             const text = run("--rpc", workers, "--gpu-layers", "4");
             expect(text.stderr).toMatch(new RegExp(`presage: 4 of the target's 6 layers on 2 workers: ${own.workers[0]!.endpoint.text.replaceAll(".", "\\.")} 2 \\(`));
+            // No worker answers: each says so in one line, and the target runs here alone.
+            const alone = run("--rpc", "127.0.0.1:9", "--json");
+            expect(alone.status, alone.stderr).toBe(0);
+            expect(alone.stderr).toContain("presage: worker 127.0.0.1:9 refused the connection (no rpc-server listens there); left out.\npresage: no worker answered: the whole target runs here\n");
+            expect(JSON.parse(alone.stdout).tokens).toEqual(JSON.parse(plain.stdout).tokens);
             const bad = run("--rpc", "10.0.0.5");
             expect([bad.status, bad.stderr.trim().split("\n").length]).toEqual([2, 1]);
             expect(bad.stderr).toContain(`"10.0.0.5" is not a worker address`);

@@ -37,7 +37,7 @@ export interface RpcTestCluster {
  * our addon and the rpc-server (`npm run build:rpc`), and root with iproute2 for network namespaces.
  */
 export async function rpcTestSkipReason(): Promise<string | null> {
-    if (!hasRpcRuntime()) return "the RPC-enabled llama.cpp build is absent (npm run build:rpc builds it, ~15 min on 2 cores)";
+    if (!hasRpcRuntime()) return "the RPC-enabled llama.cpp build is absent (npm run build:rpc builds it, ~20 min on 2 cores)";
     if (!existsSync(rpcAddonPath)) return "Presage's RPC addon is not built (npm run build:rpc)";
     if (!existsSync(rpcServerPath)) return `llama.cpp's rpc-server is not built at ${rpcServerPath} (npm run build:rpc)`;
     if (process.getuid?.() !== 0) return "network namespaces need root";
