@@ -148,6 +148,14 @@ describe("a thinking model in llama.cpp: Qwen3-style template and vocabulary, a 
         expect(steps.slice(firstAnswer + 1).every((s) => s.reasoning == null)).toBe(true);
     });
 
+    it("keeps an answer stopped while thinking as reasoning that did not end, every token counted as reasoning", async () => {
+        const result = await chat.respond(question, { maxTokens: 6 });
+        expect(result.tokens).toHaveLength(6);
+        expect(result.tokens).not.toContain(qwen3ThinkTokens.close);
+        expect(result.reasoning).toMatchObject({ text: engine.model.detokenize(result.tokens).trim(), tokens: 6, ended: false });
+        expect(result.text).toBe("");
+    });
+
     it("builds the prompt the template renders: <think> opened, and an empty block with thinking off", async () => {
         const source = qwen3StyleTemplate;
         for (const thinking of [undefined, false] as const) {
@@ -216,8 +224,10 @@ describe("Gemma 4's real template in llama.cpp (a model that draws its channel t
         const next: ChatMessage[] = [...question, { role: "assistant", content: result.text, reasoning: result.reasoning!.text }, { role: "user", content: "and?" }];
         const prompt = engine.model.detokenize((await chat.buildPrompt(next, 16, true)).tokens, true);
         expect(prompt).not.toContain(result.reasoning!.text);
+        // Token for token what the template renders from the raw answer (its strip_thinking also drops
+        // any channel block the answer itself holds).
         const rendered = renderTemplate(source, next, chat.reasoning!, { enable_thinking: true, bos_token: "<bos>" });
         expect(rendered).not.toContain(result.reasoning!.text);
-        expect(prompt).toContain(result.text.trim());
+        expect(prompt).toBe(rendered);
     });
 });
