@@ -6,8 +6,12 @@ import { validateGgufFile } from "../../native-models/gguf/gguf-reader.ts";
 import { presageCacheDir } from "../../native-models/models-dir.ts";
 import { buildHeavyTwin, type HeavyTwinOptions } from "./heavy-twin.ts";
 
-/** Bump when the construction changes, so cached twins built the old way are not reused. */
+/**
+ * Bump when the construction changes, so cached twins built the old way are not reused. Q4_K twins
+ * have their own: their widths became multiples of 256 (version 3) while the others stayed as they were.
+ */
 const constructionVersion = 2;
+const q4kConstructionVersion = 3;
 
 /**
  * The path of a heavy twin of `from` with these settings, building it into the cache the first
@@ -20,7 +24,7 @@ export async function ensureHeavyTwin(options: Omit<HeavyTwinOptions, "out"> & {
     await validateGgufFile(twin.from);
     const sourceHash = await sha256File(twin.from);
     const key = createHash("sha256")
-        .update(JSON.stringify([constructionVersion, sourceHash, params, perturb, seed, type]))
+        .update(JSON.stringify([type === "q4_k" ? q4kConstructionVersion : constructionVersion, sourceHash, params, perturb, seed, type]))
         .digest("hex")
         .slice(0, 16);
     const dir = join(cacheDir, "heavy-twins");

@@ -35,6 +35,18 @@ describeWithStories("buildHeavyTwin of stories260K", (storiesPath) => {
         expect(() => planHeavyTwin(readLlamaShape(source), source.parameterCount, 1000)).toThrow(TransformOptionError);
     });
 
+    it("plans a Q4_K twin with widths that are whole Q4_K super-blocks (multiples of 256), so no matrix falls back to Q5_0", async () => {
+        const source = await readGgufFile(storiesPath);
+        const free = planHeavyTwin(readLlamaShape(source), source.parameterCount, 1500e6);
+        // Left free, the 1.5B plan's width (1600) is no multiple of 256: every matrix would be Q5_0.
+        expect(free.embeddingLength % 256).not.toBe(0);
+        const plan = planHeavyTwin(readLlamaShape(source), source.parameterCount, 1500e6, 0, 256);
+        expect(plan.embeddingLength % 256).toBe(0);
+        expect(plan.feedForwardLength % 256).toBe(0);
+        expect(plan.headCount * 8).toBe(plan.embeddingLength);
+        expect(Math.abs(plan.parameterCount / 1500e6 - 1)).toBeLessThan(0.02);
+    });
+
     it("writes a 5M twin with the designed shapes and the source's exact vocabulary, which loads and generates", async () => {
         const path = await ensureHeavyTwin({ from: storiesPath, params: 5e6, cacheDir });
         expect(await ensureHeavyTwin({ from: storiesPath, params: 5e6, cacheDir })).toBe(path);

@@ -104,25 +104,29 @@ function countParameters(s: { D: number; F: number; H: number; K: number; L: num
 }
 
 /**
- * Picks width factor, depth and FFN width for `targetParams` (see the module comment). Throws a
- * `TransformOptionError` when the target is not larger than the source.
+ * Picks width factor, depth and FFN width for `targetParams` (see the module comment). `rowMultiple`
+ * makes both widths multiples of it (256 for Q4_K, whose super-blocks span 256 values of a row: a
+ * narrower row would be stored as Q5_0, and the twin would not be the Q4_K model it claims to be).
+ * Throws a `TransformOptionError` when the target is not larger than the source.
  */
-export function planHeavyTwin(source: LlamaShape, sourceParams: number, targetParams: number, extraGlobalParams = 0): HeavyTwinPlan {
+export function planHeavyTwin(source: LlamaShape, sourceParams: number, targetParams: number, extraGlobalParams = 0, rowMultiple = 1): HeavyTwinPlan {
     if (!(targetParams > sourceParams))
         throw new TransformOptionError(`params must be larger than the source model's ${sourceParams} parameters, got ${targetParams}`);
     const D0 = source.embeddingLength;
     const F0 = source.feedForwardLength;
     const L0 = source.blockCount;
     let best: (HeavyTwinPlan & { score: number }) | undefined;
+    const ffnMultiple = lcm(feedForwardMultiple, rowMultiple);
     for (let w = 1; w <= 64 && D0 * w <= 16384; w++) {
         const D = D0 * w, H = source.headCount * w, K = source.headCountKv * w;
+        if (D % rowMultiple !== 0) continue;
         const fixed = countParameters({ D, F: 0, H, K, L: 0 }, source, extraGlobalParams);
         const perBlockNoFfn = countParameters({ D, F: 0, H, K, L: 1 }, source, extraGlobalParams) - fixed;
         const perBlock = perBlockNoFfn + 3 * D * F0 * w;
         const ideal = (targetParams - fixed) / perBlock;
         for (const L of new Set([Math.max(L0, Math.floor(ideal)), Math.max(L0, Math.ceil(ideal))])) {
             const exactF = (targetParams - fixed - L * perBlockNoFfn) / (3 * D * L);
-            const F = Math.max(F0, Math.round(exactF / feedForwardMultiple) * feedForwardMultiple);
+            const F = Math.max(Math.ceil(F0 / ffnMultiple) * ffnMultiple, Math.round(exactF / ffnMultiple) * ffnMultiple);
             if (exactF < F0 * 0.5) continue;
             const parameterCount = countParameters({ D, F, H, K, L }, source, extraGlobalParams);
             const score =
@@ -146,6 +150,12 @@ export function planHeavyTwin(source: LlamaShape, sourceParams: number, targetPa
     if (best == null) throw new TransformOptionError(`no Llama shape of about ${targetParams} parameters can hold this model`);
     const { score: _score, ...plan } = best;
     return plan;
+}
+
+function lcm(a: number, b: number): number {
+    let x = a, y = b;
+    while (y !== 0) [x, y] = [y, x % y];
+    return (a / x) * b;
 }
 
 /** Spreads `total − original` new blocks evenly after the original ones. */
@@ -186,7 +196,7 @@ export async function buildHeavyTwin(options: HeavyTwinOptions): Promise<HeavyTw
     const weights = new Map<string, Float32Array>();
     for (const tensor of file.tensors) weights.set(tensor.name, await readTensorFloat32(file, tensor));
     const ropeFreqs = file.tensors.find((t) => t.name === "rope_freqs.weight");
-    const plan = planHeavyTwin(shape, file.parameterCount, params, ropeFreqs?.elements ?? 0);
+    const plan = planHeavyTwin(shape, file.parameterCount, params, ropeFreqs?.elements ?? 0, type === "q4_k" ? 256 : 1);
 
     const twin = new TwinBuilder(file, shape, plan, weights, { perturb, seed, weightType: type });
     const written = await writeGgufFile(out, { metadata: twin.metadata(basename(from)), tensors: twin.tensors() });
