@@ -1,7 +1,8 @@
-import { LlamaText, resolveChatWrapper, SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type Token } from "node-llama-cpp";
+import { LlamaText, SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type Token } from "node-llama-cpp";
 import type { GenerateRequest, GenerateResult, PresageEngine } from "../engine/presage-engine.ts";
 import { EngineError } from "../engine-error.ts";
 import { countTokens, Pauser } from "./token-count.ts";
+import { modelChatWrapper, type ChatTemplateInfo } from "./chat-template.ts";
 import { ReasoningAnswer } from "./reasoning-answer.ts";
 import { reasoningTemplateOf, type ReasoningPart, type ReasoningTemplate } from "./reasoning.ts";
 
@@ -47,6 +48,8 @@ export interface ChatResult extends GenerateResult {
  */
 export class ChatSession {
     private readonly wrapper: ChatWrapper;
+    /** Which template the prompts use; `note` says in one line when the model's own failed to render. */
+    readonly template: ChatTemplateInfo;
     /** The template's reasoning rules; null when it has no reasoning part. */
     readonly reasoning: ReasoningTemplate | null;
     private readonly thinkingWrappers = new Map<string, ChatWrapper>();
@@ -55,8 +58,21 @@ export class ChatSession {
     private cost: { base: number; perMessage: number } | null = null;
 
     constructor(private readonly engine: PresageEngine) {
-        this.wrapper = resolveChatWrapper(engine.model);
         this.reasoning = reasoningTemplateOf(engine.model);
+        const { wrapper, info } = modelChatWrapper(engine.model, this.templateOptions(undefined));
+        this.wrapper = wrapper;
+        this.template = info;
+        if (info.note != null) console.warn(`presage: ${info.note}`);
+    }
+
+    /** How the model's template is rendered: past reasoning as the template takes it, failures told once. */
+    private templateOptions(enableThinking: boolean | undefined) {
+        const reasoning = this.reasoning;
+        return {
+            enableThinking,
+            ...(reasoning == null ? {} : { assistantContent: (answer: string, thought: string | undefined) => reasoning.rawAnswer(answer, thought) }),
+            onFallback: (note: string) => console.warn(`presage: ${note}`)
+        };
     }
 
     /**
@@ -69,10 +85,7 @@ export class ChatSession {
         const key = String(this.reasoning.switchable ? thinking : undefined);
         let wrapper = this.thinkingWrappers.get(key);
         if (wrapper == null) {
-            wrapper = resolveChatWrapper(this.engine.model, {
-                type: "jinjaTemplate",
-                customWrapperSettings: { jinjaTemplate: { reasoning: key === "undefined" ? null : key === "true" } }
-            });
+            wrapper = modelChatWrapper(this.engine.model, this.templateOptions(key === "undefined" ? undefined : key === "true")).wrapper;
             this.thinkingWrappers.set(key, wrapper);
         }
         return wrapper;
@@ -250,14 +263,20 @@ export class ChatSession {
     private stopTriggers(triggers: readonly LlamaText[]): { stopTokens: Token[]; stopStrings: string[] } {
         const stopTokens: Token[] = [];
         const stopStrings: string[] = [];
+        const model = this.engine.model;
         for (const trigger of triggers) {
             const values = trigger.values;
             if (values.length === 1 && values[0] instanceof SpecialToken) {
-                stopTokens.push(...trigger.tokenize(this.engine.model.tokenizer));
+                stopTokens.push(...trigger.tokenize(model.tokenizer));
                 continue;
             }
+            // An end of turn that starts with a special token (`<|im_end|>`, `<turn|>\n`) ends at that token:
+            // its text never appears in detokenized output, so as a stop string alone it would never match.
+            const first = trigger.tokenize(model.tokenizer)[0];
+            if (first != null && model.isSpecialToken(first) && !stopTokens.includes(first)) stopTokens.push(first);
+            // The text too, for a model that spells it out in ordinary pieces.
             const text = trigger.toString();
-            if (text.length > 0) stopStrings.push(text);
+            if (text.length > 0 && !stopStrings.includes(text)) stopStrings.push(text);
         }
         return { stopTokens, stopStrings };
     }

@@ -20,7 +20,7 @@ import { EngineError } from "../engine-error.ts";
 import { tokenizerIdentity } from "../runtime/tokenizer-identity.ts";
 import { ensureEarlyExitDraft } from "./early-exit.ts";
 import type { StrategyName } from "./strategy.ts";
-import { TextStream } from "./text-stream.ts";
+import { TextStream, tokenPieces } from "./text-stream.ts";
 
 export interface EngineOptions {
     modelPath: string;
@@ -405,10 +405,8 @@ export class PresageEngine {
 
     /** Each token's text (with a few tokens before it for context), when they add up to the step's text. */
     private pieces(tokens: readonly Token[], output: readonly Token[], text: string): string[] | undefined {
-        if (tokens.length === 0 || text.length === 0) return undefined;
-        const start = output.length - tokens.length;
-        const pieces = tokens.map((t, i) => this.model.detokenize([t], false, output.slice(Math.max(0, start + i - 8), start + i)));
-        return pieces.join("") === text ? pieces : undefined;
+        // Whole characters only: one spelled over several tokens goes to the token that completes it.
+        return tokenPieces(this.model, output, tokens.length, text);
     }
 
     /**

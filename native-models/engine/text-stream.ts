@@ -86,3 +86,51 @@ export class TextStream {
         return this.text;
     }
 }
+
+/** Tokens detokenized before a step's own, so that the first one's leading space and merges come out right. */
+const pieceContextTokens = 8;
+
+/**
+ * The share of each of the last `count` tokens of `output` in `text`, the step's streamed delta (what the
+ * window colours by source), or undefined when they cannot be made to add up to it. A character spelled
+ * over several tokens (byte-level BPE, byte fallback) belongs whole to the token that completes it, never
+ * half to each: detokenizing one token alone would give half a character (U+FFFD) there. Text held back
+ * from an earlier step (it could have begun a stop string) is streamed with this step's first token, and
+ * text held back now is left out, as the delta leaves it out.
+ */
+export function tokenPieces(model: LlamaModel, output: readonly Token[], count: number, text: string): string[] | undefined {
+    if (count <= 0 || text.length === 0 || count > output.length) return undefined;
+    const start = output.length - count;
+    const from = Math.max(0, start - pieceContextTokens);
+    // Text of the context plus the first j step tokens, without a half character at its end.
+    const whole = (j: number) => {
+        const t = model.detokenize(output.slice(from, start + j) as Token[], false);
+        let end = t.length;
+        while (end > 0 && t.charCodeAt(end - 1) === 0xfffd) end--;
+        return t.slice(0, end);
+    };
+    let before = whole(0);
+    const pieces: string[] = [];
+    for (let j = 1; j <= count; j++) {
+        const now = whole(j);
+        if (!now.startsWith(before)) return undefined;
+        pieces.push(now.slice(before.length));
+        before = now;
+    }
+    const joined = pieces.join("");
+    if (joined === text) return pieces;
+    // The delta held some of this step's text back, or brought some of an earlier step's: the longest m
+    // such that the delta ends with the first m characters of the step's text.
+    for (let m = Math.min(joined.length, text.length); m > 0; m--) {
+        if (!text.endsWith(joined.slice(0, m))) continue;
+        const cut: string[] = [];
+        let left = m;
+        for (const piece of pieces) {
+            cut.push(piece.slice(0, Math.max(0, left)));
+            left -= piece.length;
+        }
+        cut[0] = text.slice(0, text.length - m) + cut[0];
+        return cut;
+    }
+    return undefined;
+}

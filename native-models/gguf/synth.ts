@@ -36,6 +36,20 @@ export interface SynthModelOptions {
      * does (see `matrixTypeFor`). Default "f32".
      */
     type?: WeightTypeName;
+    /**
+     * A Jinja chat template for `tokenizer.chat_template`, in place of the vocabulary's (or added where
+     * it has none, as llama.cpp's llama-bpe vocabulary file).
+     */
+    chatTemplate?: string;
+    /**
+     * Token ids the model says one after another: after `chain[i]` its output head favours
+     * `chain[i + 1]` by a wide margin, so greedy decoding that reaches `chain[0]` follows the chain to
+     * its end (an end-of-turn token, say). Random weights never end a turn by themselves; this writes
+     * a bigram into the weights (the output row of each next token points along the embedding of the
+     * one before, whose embedding is scaled up so that the blocks do not drown it), and llama.cpp
+     * still computes every logit. A token may lead to only one next token.
+     */
+    chain?: readonly number[];
 }
 
 export interface SynthModelResult {
@@ -53,11 +67,13 @@ export interface SynthModelResult {
     type: WeightTypeName;
     /** The file the vocabulary came from, when not our own. */
     vocabularyFrom?: string;
+    /** The chain written into the weights, when one was given. */
+    chain?: number[];
 }
 
-type ResolvedShape = Required<Omit<SynthModelOptions, "out" | "vocabularyFrom" | "type">>;
+type ResolvedShape = Required<Omit<SynthModelOptions, "out" | "vocabularyFrom" | "type" | "chatTemplate" | "chain">>;
 
-function resolveShape(options: Omit<SynthModelOptions, "out" | "vocabularyFrom">): ResolvedShape {
+function resolveShape(options: Omit<SynthModelOptions, "out" | "vocabularyFrom" | "chatTemplate" | "chain">): ResolvedShape {
     const dim = options.dim ?? 64;
     return {
         seed: options.seed ?? 0,
@@ -71,7 +87,7 @@ function resolveShape(options: Omit<SynthModelOptions, "out" | "vocabularyFrom">
 }
 
 /** Why these synth options cannot make a model (one sentence), or undefined when they can. */
-export function synthOptionsProblem(options: Omit<SynthModelOptions, "out" | "vocabularyFrom">): string | undefined {
+export function synthOptionsProblem(options: Omit<SynthModelOptions, "out" | "vocabularyFrom" | "chatTemplate">): string | undefined {
     const s = resolveShape(options);
     const whole = (name: string, value: number, min: number, max: number) =>
         Number.isInteger(value) && value >= min && value <= max ? undefined : `${name} must be a whole number from ${min} to ${max}, got ${value}`;
@@ -87,9 +103,29 @@ export function synthOptionsProblem(options: Omit<SynthModelOptions, "out" | "vo
             ? `dim (${s.dim}) must be a multiple of 2 × heads (${s.heads}): each head needs an even width for RoPE`
             : s.heads % s.kvHeads !== 0
               ? `kvHeads (${s.kvHeads}) must divide heads (${s.heads})`
-              : undefined)
+              : chainProblem(options.chain))
     );
 }
+
+/** Why a chain cannot be written as a bigram (a token followed two ways), or undefined. */
+function chainProblem(chain: readonly number[] | undefined): string | undefined {
+    if (chain == null) return undefined;
+    const next = new Map<number, number>();
+    for (let i = 0; i < chain.length; i++) {
+        const token = chain[i]!;
+        if (!Number.isInteger(token) || token < 0) return `chain tokens must be token ids, got ${token}`;
+        if (i + 1 >= chain.length) break;
+        const was = next.get(token);
+        if (was != null && was !== chain[i + 1]) return `chain token ${token} is followed by both ${was} and ${chain[i + 1]}: a token can lead to one next token only`;
+        next.set(token, chain[i + 1]!);
+    }
+    return undefined;
+}
+
+/** Margin of a chain's next token: its logit is about this × √dim, ordinary logits about ±1 to 4. */
+const chainGain = 4;
+/** How much a chain token's embedding outweighs what the blocks add to the residual stream. */
+const chainEmbeddingScale = 8;
 
 /**
  * Writes a tiny Llama-architecture model with its own SentencePiece-style vocabulary (see
@@ -113,6 +149,9 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
     const source = options.vocabularyFrom == null ? undefined : await readVocabularySource(options.vocabularyFrom);
     const own = source == null ? buildSynthVocabulary() : undefined;
     const vocabularySize = source?.tokenCount ?? own!.tokens.length;
+    const chain = options.chain ?? [];
+    const outside = chain.find((t) => t >= vocabularySize);
+    if (outside != null) throw new RangeError(`chain token ${outside} is outside the vocabulary (${vocabularySize} tokens)`);
     // Token types decide which output rows are zeroed below; a file without them has only normal tokens.
     const tokenTypes = source != null ? source.tokenTypes : own!.types;
 
@@ -131,6 +170,7 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
                   "tokenizer.ggml.add_eos_token": kv.bool(false),
                   "tokenizer.chat_template": kv.string(chatMlTemplate)
               };
+    if (options.chatTemplate != null) tokenizer["tokenizer.chat_template"] = kv.string(options.chatTemplate);
     const vocabularyName = source == null ? "" : `-${basename(source.path, ".gguf")}`;
 
     const metadata: GgufMetadata = {
@@ -161,7 +201,17 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
     });
 
     const tensors: GgufTensorInput[] = [
-        { name: "token_embd.weight", shape: [dim, vocabularySize], type: matrixTypeFor(type, dim), data: random("token_embd.weight", [dim, vocabularySize], 1) },
+        {
+            name: "token_embd.weight",
+            shape: [dim, vocabularySize],
+            type: matrixTypeFor(type, dim),
+            data: () => {
+                const embedding = random("token_embd.weight", [dim, vocabularySize], 1)();
+                for (const token of new Set(chain.slice(0, -1)))
+                    for (let i = token * dim; i < (token + 1) * dim; i++) embedding[i]! *= chainEmbeddingScale;
+                return embedding;
+            }
+        },
         { name: "output_norm.weight", shape: [dim], type: GgmlType.F32, data: ones(dim) },
         {
             name: "output.weight",
@@ -172,6 +222,16 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
                 tokenTypes.forEach((tokenType, token) => {
                     if (tokenType !== TokenType.NORMAL) weights.fill(0, token * dim, (token + 1) * dim);
                 });
+                if (chain.length > 1) {
+                    // The same seeded rows as the embedding above: row `next` = gain · unit(embedding of `from`).
+                    const embedding = random("token_embd.weight", [dim, vocabularySize], 1)();
+                    for (let i = 0; i + 1 < chain.length; i++) {
+                        const [from, next] = [chain[i]!, chain[i + 1]!];
+                        const row = embedding.subarray(from * dim, (from + 1) * dim);
+                        const norm = Math.hypot(...row);
+                        for (let d = 0; d < dim; d++) weights[next * dim + d] = (chainGain * row[d]!) / norm;
+                    }
+                }
                 return weights;
             }
         }
@@ -199,6 +259,7 @@ export async function synthesizeModel(options: SynthModelOptions): Promise<Synth
         vocabularySize,
         ...shape,
         type,
-        ...(source != null ? { vocabularyFrom: source.path } : {})
+        ...(source != null ? { vocabularyFrom: source.path } : {}),
+        ...(chain.length > 0 ? { chain: [...chain] } : {})
     };
 }
