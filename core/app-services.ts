@@ -47,6 +47,8 @@ export interface AppServicesOptions {
     engineLauncher?: EngineLauncher;
     /** How long a starting or loading engine process may stay silent before it is stopped (default 30 s). */
     engineLoadStallMs?: number;
+    /** How long an answer asked to stop may go on before its engine process is taken as hung and ended (default 10 s). */
+    engineStopGraceMs?: number;
 }
 
 /** Every service of one running app, wired together; `api` is what the adapters call. */
@@ -81,7 +83,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
         settings, events,
         maxWaiting: options.maxWaiting, calibrate: options.calibrate, threads: options.threads, rpcWorkers: options.rpcWorkers, cacheDir: options.cacheDir,
         // The engine runs in its own process, which opens the datastore itself for its drafters.
-        engineProcess: new EngineProcess({ launch: options.engineLauncher, loadStallMs: options.engineLoadStallMs }),
+        engineProcess: new EngineProcess({ launch: options.engineLauncher, loadStallMs: options.engineLoadStallMs, stopGraceMs: options.engineStopGraceMs }),
         datastorePath: datastore.path
     });
     const generation = new GenerationService(models, settings);

@@ -206,6 +206,35 @@ describeWithStories("the engine process dies while a model loads", (storiesPath)
     });
 });
 
+describeWithStories("the engine process hangs under an answer", (storiesPath) => {
+    let server: TestServer;
+    beforeAll(async () => {
+        server = await startTestServer({ modelFiles: [storiesPath], services: { engineStopGraceMs: 2000 } });
+        expect((await callAppApi(server, "PUT", "/api/settings", { sampling: { maxTokens: 400 } })).status).toBe(200);
+    });
+    afterAll(() => server?.dispose());
+
+    it("Stop on an answer whose engine no longer moves ends that process within the grace time, and the next answer comes", async () => {
+        const pid = engineProcess();
+        const conversation = (await callAppApi<{ id: string }>(server, "POST", "/api/conversations", {})).body.id;
+        let stoppedAt = 0;
+        const events = await send(server, conversation, "Once upon a time", (e) => {
+            if (e.type !== "start") return;
+            // The engine freezes (as a process stuck in native code would), then the user presses Stop.
+            process.kill(pid, "SIGSTOP");
+            stoppedAt = performance.now();
+            void callAppApi(server, "POST", `/api/generations/${e.generationId}/stop`);
+        });
+        expect(events.at(-1)).toEqual({ type: "error", message: stopped });
+        const took = performance.now() - stoppedAt;
+        expect(took).toBeGreaterThan(1500);
+        expect(took).toBeLessThan(8000);
+        await engineBack(server);
+        expect(engineProcess()).not.toBe(pid);
+        expect((await send(server, conversation, "The cat sat")).at(-1)).toMatchObject({ type: "done" });
+    });
+});
+
 describe("engineProcessesUnder", () => {
     it("finds nothing under a process that started no engine", () => {
         expect(engineProcessesUnder(1 << 22)).toEqual([]);

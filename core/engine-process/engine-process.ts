@@ -25,6 +25,11 @@ export interface EngineProcessOptions {
      * compiles kernels): the process says it is alive meanwhile.
      */
     loadStallMs?: number;
+    /**
+     * A request asked to stop (the user's Stop, a client gone) that has not ended this long after is
+     * taken as a hung engine: the process is killed, and the models are loaded again (default 10 s).
+     */
+    stopGraceMs?: number;
 }
 
 type Hooks = { onSteps?: (steps: StepEvent[]) => void; onProgress?: (progress: number) => void; signal?: AbortSignal };
@@ -60,6 +65,7 @@ export class EngineProcess {
     private readonly exitListeners = new Set<(exit: EngineExit) => void>();
     private readonly launch: EngineLauncher;
     private readonly loadStallMs: number;
+    private readonly stopGraceMs: number;
     private heardAt = 0;
     private watchdog: NodeJS.Timeout | null = null;
     /** Why this process was killed by us, if it was. */
@@ -70,6 +76,7 @@ export class EngineProcess {
     constructor(options: EngineProcessOptions = {}) {
         this.launch = options.launch ?? (() => forkEngineProcess());
         this.loadStallMs = options.loadStallMs ?? 30_000;
+        this.stopGraceMs = options.stopGraceMs ?? 10_000;
     }
 
     /** The running engine process's id, or null when none runs. */
@@ -138,8 +145,20 @@ export class EngineProcess {
         const id = this.nextId++;
         return new Promise<Reply>((resolve, reject) => {
             const signal = hooks.signal;
-            const onAbort = () => channel.send({ type: "abort", id });
+            let stopTimer: NodeJS.Timeout | undefined;
+            const onAbort = () => {
+                channel.send({ type: "abort", id });
+                // A loop that is still running stops within a step; one that does not is stuck (in
+                // native code, or its event loop blocked) and holds the queue until it is ended.
+                stopTimer = setTimeout(() => {
+                    if (!this.calls.has(id) || this.channel !== channel) return;
+                    this.killedBecause = `it did not stop within ${Math.round(this.stopGraceMs / 1000)} s of being asked and was ended`;
+                    channel.kill();
+                }, this.stopGraceMs);
+                stopTimer.unref();
+            };
             const done = () => {
+                clearTimeout(stopTimer);
                 signal?.removeEventListener("abort", onAbort);
                 this.calls.delete(id);
                 this.watch();
