@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { runBenchmarks } from "../bench/bench.ts";
 import { toJson, writeBenchmarksMarkdown } from "../bench/report.ts";
 import { allWorkloads } from "../bench/workloads/index.ts";
+import { rpcWorkloads } from "../bench/workloads/rpc.ts";
 import { packageRoot, presageCacheDir } from "../native-models/models-dir.ts";
 import { backendOption, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
 
@@ -14,7 +15,9 @@ Options:
   --quick            fewer prompts and tokens, one round (under 10 minutes here)
   --json FILE        also write the results as JSON to FILE
   --workloads LIST   comma list of large, large-q4k, real-vocab, heavy, story,
-                     grounded (default: all)
+                     grounded (default: all), and rpc, rpc-lan (only when named: the
+                     1.5B twin split across two llama.cpp RPC workers in network namespaces,
+                     rpc-lan with 1 ms per message each way; need root and npm run build:rpc)
   --backend NAME     auto (default), cpu, metal, cuda or vulkan: where the models load
   --no-write         do not touch BENCHMARKS.md
   --json             (without FILE, as the last option) print the JSON on stdout instead of the table
@@ -38,8 +41,8 @@ export const benchCommand: Command = {
         const { values } = parseCommandArgs(argv, { quick: { type: "boolean" }, workloads: { type: "string" }, backend: { type: "string" }, "no-write": { type: "boolean" } });
         const names = values.workloads?.split(",").map((s) => s.trim()) ?? allWorkloads.map((w) => w.name);
         const workloads = names.map((name) => {
-            const w = allWorkloads.find((x) => x.name === name);
-            if (w == null) throw new UsageError(`unknown workload "${name}" (known: ${allWorkloads.map((x) => x.name).join(", ")})`);
+            const w = [...allWorkloads, ...rpcWorkloads].find((x) => x.name === name);
+            if (w == null) throw new UsageError(`unknown workload "${name}" (known: ${[...allWorkloads, ...rpcWorkloads].map((x) => x.name).join(", ")})`);
             return w;
         });
         const backend = backendOption(values.backend);
