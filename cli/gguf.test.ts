@@ -8,6 +8,8 @@ import { describeWithStories } from "../native-models/testing/stories.ts";
 import { realVocabularyPath } from "../native-models/testing/real-vocabularies.ts";
 import { writeGgufFile } from "../native-models/gguf/gguf-writer.ts";
 import { kv } from "../native-models/gguf/gguf-metadata.ts";
+import { readGgufFile } from "../native-models/gguf/gguf-reader.ts";
+import { llama3StyleTemplate } from "../native-models/testing/chat-templates.ts";
 import { parseCount } from "./gguf.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "presage-cli-gguf-"));
@@ -107,6 +109,19 @@ describe("presage gguf", () => {
         const empty = join(dir, "no-tokens.gguf");
         await writeGgufFile(empty, { metadata: { "general.architecture": kv.string("llama") }, tensors: [] });
         expectOneLineFailure(await presage("gguf", "synth", "--out", join(dir, "z.gguf"), "--vocabulary-from", empty), 1, /no-tokens\.gguf has no tokenizer\.ggml\.tokens/);
+    }, 60_000);
+
+    it("writes a chat template from --chat-template FILE (a Llama 3 one onto llama-bpe, which has none), and refuses a file it cannot read or an empty one", async () => {
+        const template = join(dir, "llama3.jinja");
+        writeFileSync(template, llama3StyleTemplate);
+        const out = join(dir, "llama-bpe-chat.gguf");
+        const synth = await presage("gguf", "synth", "--out", out, "--vocabulary-from", realVocabularyPath("llama-bpe"), "--chat-template", template, "--layers", "1", "--type", "f16", "--json");
+        expect(synth.code, synth.stderr).toBe(0);
+        expect((await readGgufFile(out)).metadata["tokenizer.chat_template"]!.value).toBe(llama3StyleTemplate);
+        expectOneLineFailure(await presage("gguf", "synth", "--out", join(dir, "y.gguf"), "--chat-template", join(dir, "missing.jinja")), 1, /--chat-template .*missing\.jinja cannot be read \(ENOENT\)/);
+        const empty = join(dir, "empty.jinja");
+        writeFileSync(empty, " \n");
+        expectOneLineFailure(await presage("gguf", "synth", "--out", join(dir, "y.gguf"), "--chat-template", empty), 1, /--chat-template .*empty\.jinja is empty/);
     }, 60_000);
 
     it("parses parameter counts", () => {

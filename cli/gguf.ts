@@ -1,20 +1,24 @@
+import { readFile } from "node:fs/promises";
 import { describeGgufFile, type GgufModelSummary } from "../native-models/gguf/gguf-info.ts";
 import { TransformOptionError } from "../native-models/gguf/gguf-error.ts";
 import { deriveEarlyExitDraft } from "../native-models/gguf/derive-draft.ts";
 import { buildHeavyTwin } from "../bench/twins/heavy-twin.ts";
 import { synthesizeModel, synthOptionsProblem } from "../native-models/gguf/synth.ts";
 import { isWeightTypeName, weightTypeNames, type WeightTypeName } from "../native-models/gguf/weight-type.ts";
-import { intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
+import { CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage gguf — make and inspect GGUF model files
 
 Usage:
   presage gguf synth --out FILE [--seed N] [--layers N] [--dim N] [--heads N] [--kv-heads N]
-                     [--ff N] [--context N] [--vocabulary-from FILE] [--type TYPE] [--json]
+                     [--ff N] [--context N] [--vocabulary-from FILE] [--chat-template FILE]
+                     [--type TYPE] [--json]
       Writes a tiny Llama model with random weights and its own SentencePiece-style vocabulary
       (byte fallback, ChatML chat template). Same options, byte-identical file.
       --vocabulary-from takes the whole tokenizer and chat template of another GGUF instead
       (e.g. llama.cpp's models/ggml-vocab-qwen2.gguf), sized to its vocabulary.
+      --chat-template FILE writes that Jinja chat template in place of the vocabulary's (or where it
+      has none, as llama.cpp's llama-bpe file).
       --type f32|f16|q8_0|q4_0|q4_k stores the weight matrices so (norms stay F32; Q4_K rows that
       are not a multiple of 256 become Q5_0, as in llama-quantize).
       Defaults: seed 0, 2 layers, dim 64, 4 heads, 2 KV heads, ff 2×dim, context 512, f32.
@@ -70,9 +74,11 @@ async function synth(argv: string[]): Promise<number> {
         ff: { type: "string" },
         context: { type: "string" },
         "vocabulary-from": { type: "string" },
+        "chat-template": { type: "string" },
         type: { type: "string" }
     });
     const out = requireOption(values.out, "out");
+    const chatTemplate = values["chat-template"] == null ? undefined : await readChatTemplate(values["chat-template"]);
     const type = weightTypeOption(values.type, "f32");
     const options = {
         seed: intOption(values.seed, "seed", 0, 0, 0xffffffff),
@@ -85,7 +91,7 @@ async function synth(argv: string[]): Promise<number> {
     };
     const problem = synthOptionsProblem(options);
     if (problem != null) throw new UsageError(problem);
-    const result = await synthesizeModel({ out, ...options, type, ...(values["vocabulary-from"] != null ? { vocabularyFrom: values["vocabulary-from"] } : {}) });
+    const result = await synthesizeModel({ out, ...options, type, chatTemplate, ...(values["vocabulary-from"] != null ? { vocabularyFrom: values["vocabulary-from"] } : {}) });
     if (values.json) printJson(result);
     else
         process.stdout.write(
@@ -161,6 +167,15 @@ function formatSummary(s: GgufModelSummary): string {
         ["file", `${formatBytes(s.fileSize)}, GGUF v${s.ggufVersion}`]
     ];
     return `${s.path}\n${rows.filter(([, v]) => v != null).map(([k, v]) => `  ${k.padEnd(13)} ${v}`).join("\n")}\n`;
+}
+
+/** `--chat-template FILE`: its text, or a one-line error (exit 1) for a file that cannot be read or is empty. */
+async function readChatTemplate(path: string): Promise<string> {
+    const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+        throw new CliError(`--chat-template ${path} cannot be read (${err.code ?? err.message})`);
+    });
+    if (text.trim() === "") throw new CliError(`--chat-template ${path} is empty: a chat template is Jinja text`);
+    return text;
 }
 
 /** `--type`: a weight type the writer supports, or a one-line usage error listing them. */

@@ -93,5 +93,33 @@ describe("synthesizeModel", () => {
         expect(synthOptionsProblem({ dim: 63 })).toMatch(/dim \(63\) must be a multiple of 2 × heads/);
         expect(synthOptionsProblem({ heads: 4, kvHeads: 3 })).toMatch(/kvHeads \(3\) must divide heads/);
         expect(synthOptionsProblem({ layers: 0 })).toMatch(/layers must be a whole number/);
+        expect(synthOptionsProblem({ chain: [5, 6, 5, 7] })).toBe("chain token 5 is followed by both 6 and 7: a token can lead to one next token only");
+        expect(synthOptionsProblem({ chain: [5, -1] })).toMatch(/chain tokens must be token ids, got -1/);
+    });
+
+    it("writes a chain into the weights that greedy decoding in llama.cpp follows, end-of-sequence token included", async () => {
+        const out = join(dir, "chain.gguf");
+        // After "▁the" (a normal token): four more tokens, then </s> (id 2, a control token whose row is otherwise zero).
+        const chain = [300, 400, 350, 500, 450, 2];
+        await synthesizeModel({ out, seed: 9, chain });
+        await expect(synthesizeModel({ out: join(dir, "x.gguf"), chain: [5, 100_000] })).rejects.toThrow("chain token 100000 is outside the vocabulary (590 tokens)");
+        const model = await llama.loadModel({ modelPath: out });
+        try {
+            const context = await model.createContext({ contextSize: 64, threads: 1 });
+            try {
+                const sequence = context.getSequence();
+                const drawn: number[] = [];
+                for await (const token of sequence.evaluate(model.tokenize("a cat sat").concat(chain[0]! as never), { temperature: 0 })) {
+                    drawn.push(token);
+                    if (model.isEogToken(token) || drawn.length >= 8) break;
+                }
+                // node-llama-cpp's evaluate ends at the end-of-sequence token without yielding it: well before 8 tokens.
+                expect(drawn).toEqual(chain.slice(1, -1));
+            } finally {
+                await context.dispose();
+            }
+        } finally {
+            await model.dispose();
+        }
     });
 });
