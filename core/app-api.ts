@@ -106,6 +106,11 @@ export interface EngineInfo {
      * thinking (`enable_thinking`) and whether it is on by default; null or absent for other models.
      */
     thinking?: { switchable: boolean; defaultOn: boolean } | null;
+    /**
+     * The chat template answers use: `name` "the model's template" (rendered as llama.cpp renders it), else
+     * the fallback; `note` is one line when the model's template fails to render and a plain transcript is used.
+     */
+    chatTemplate?: { name: string; note: string | null };
 }
 
 export interface ModelFile {

@@ -5,6 +5,7 @@
 // messages of protocol.ts, one handler each.
 import { ChatSession } from "../../native-models/chat/chat-session.ts";
 import { thinkingSupportOf } from "../../native-models/chat/reasoning.ts";
+import { chatTemplateInfo } from "../../native-models/chat/chat-template.ts";
 import { countTokens } from "../../native-models/chat/token-count.ts";
 import { PresageEngine, type StepEvent } from "../../native-models/engine/presage-engine.ts";
 import { Datastore } from "../../datastore/datastore.ts";
@@ -185,7 +186,7 @@ function withoutStream<T extends { stream: boolean }>(request: T): Omit<T, "stre
 }
 
 function infoOf(engine: PresageEngine): LoadedEngineInfo {
-    return { ...engine.info, available: engine.available(), trainContextSize: engine.model.trainContextSize, thinking: thinkingSupportOf(engine.model) };
+    return { ...engine.info, available: engine.available(), trainContextSize: engine.model.trainContextSize, thinking: thinkingSupportOf(engine.model), chatTemplate: chatTemplateInfo(engine.model) };
 }
 
 /**

@@ -8,6 +8,7 @@
 // to a result or a step reaches the app without a change here.
 import type { ChatMessage, ChatResult } from "../../native-models/chat/chat-session.ts";
 import type { ThinkingSupport } from "../../native-models/chat/reasoning.ts";
+import type { ChatTemplateInfo } from "../../native-models/chat/chat-template.ts";
 import type { DraftSource } from "../../native-models/drafters/drafter.ts";
 import type { EngineInfo as NativeEngineInfo, EngineOptions, GenerateRequest, GenerateResult, StepEvent } from "../../native-models/engine/presage-engine.ts";
 import type { DatastoreEvents } from "../../datastore/datastore.ts";
@@ -28,6 +29,8 @@ export interface LoadedEngineInfo extends NativeEngineInfo {
     trainContextSize: number;
     /** Thinking models: whether the template can switch thinking, and its default; null for other models. */
     thinking: ThinkingSupport | null;
+    /** The chat template answers use, and one line when the model's own fails to render. */
+    chatTemplate: ChatTemplateInfo;
 }
 
 /** A generation request as it crosses: what `GenerateRequest` says, less what cannot (functions, the signal). */

@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
-import { GeneralChatWrapper, resolveChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
+import { GeneralChatWrapper, resolveChatWrapper, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { StepEvent } from "../decoding/stats.ts";
 import { PresageEngine } from "../engine/presage-engine.ts";
 import { synthesizeModel } from "../gguf/synth.ts";
-import { getRuntime } from "../runtime/llama-runtime.ts";
-import { failingTemplate, llama3StyleTemplate, noSystemTemplate } from "../testing/chat-templates.ts";
-import { realVocabularyPath, type RealVocabularyName } from "../testing/real-vocabularies.ts";
+import { failingTemplate, llama3StyleTemplate, noSystemTemplate, synthesizeSayingModel } from "../testing/chat-templates.ts";
+import type { RealVocabularyName } from "../testing/real-vocabularies.ts";
 import { ChatSession, type ChatMessage } from "./chat-session.ts";
 
 const work = mkdtempSync(join(tmpdir(), "presage-chat-templates-"));
@@ -64,25 +63,12 @@ describe.each(cases)("chat with the $vocabulary vocabulary's template, in llama.
     };
 
     beforeAll(async () => {
-        const llama = await getRuntime();
-        const path = realVocabularyPath(vocabulary);
-        const vocab: LlamaModel = await llama.loadModel({ modelPath: path, vocabOnly: true });
-        try {
-            source = chatTemplate ?? (vocab.fileInfo.metadata.tokenizer.chat_template as string);
-            const piece = (t: Token | null) => (t == null ? "" : vocab.detokenize([t], true));
-            const prompt = vocab.tokenize(new Template(source).render({ messages: conversation, bos_token: piece(vocab.tokens.bos), eos_token: piece(vocab.tokens.eos), add_generation_prompt: true }), true);
-            const end = vocab.tokenize(endOfTurn, true);
-            expect(end).toHaveLength(1);
-            answerTokens = vocab.tokenize(answer);
-            // The model says the answer after the generation prompt's last token, then ends its turn: a
-            // bigram in its weights, which llama.cpp computes like any other.
-            const out = join(work, `${vocabulary}.gguf`);
-            await synthesizeModel({ out, vocabularyFrom: path, chatTemplate, layers: 1, type: "f16", chain: [prompt.at(-1)!, ...answerTokens, end[0]!] });
-            engine = await PresageEngine.load({ modelPath: out, threads: 1, contextSize: 512, calibrate: false });
-            chat = new ChatSession(engine);
-        } finally {
-            await vocab.dispose();
-        }
+        // The model says the answer after its generation prompt, then ends its turn: a bigram in its weights.
+        const said = await synthesizeSayingModel({ out: join(work, `${vocabulary}.gguf`), vocabulary, chatTemplate, answer, endOfTurn });
+        source = said.template;
+        answerTokens = said.answerTokens;
+        engine = await PresageEngine.load({ modelPath: said.out, threads: 1, contextSize: 512, calibrate: false });
+        chat = new ChatSession(engine);
     }, 120_000);
     afterAll(() => engine?.dispose());
 
