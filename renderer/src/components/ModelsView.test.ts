@@ -20,6 +20,15 @@ describe("ModelsView", () => {
         expect(screen.getByTestId("engine-info").textContent).toContain("CPU");
     });
 
+    it("says which chat template answers use, and why when the model's own fails to render", async () => {
+        const api = new FakeApi();
+        const note = "The chat template of m.gguf failed to render (Unexpected token): answering with a plain transcript instead.";
+        api.engine = { ...api.engine!, chatTemplate: { name: "plain transcript", note } };
+        await renderWith(ModelsView, {}, api);
+        expect((await screen.findByTestId("chat-template")).textContent).toContain("plain transcript");
+        expect(screen.getByTestId("chat-template-note").textContent).toBe(note);
+    });
+
     it("downloads with progress and cancel", async () => {
         const { api, app } = await renderWith(ModelsView);
         await fireEvent.input(screen.getByTestId("download-uri"), { target: { value: "hf:org/repo/model.gguf" } });
