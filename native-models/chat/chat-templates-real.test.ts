@@ -142,6 +142,25 @@ describe.each(cases)("chat with the $vocabulary vocabulary's template, in llama.
     });
 });
 
+describe("an end of turn spelled out in ordinary pieces (Gemma 4's vocabulary and template)", () => {
+    it("stops there too, and shows none of it", async () => {
+        // "<turn|>" as text is ordinary pieces, not the special token. (Qwen's "<|im_end|>" spells "|" twice,
+        // which a bigram cannot follow two ways.)
+        const said = await synthesizeSayingModel({ out: join(work, "gemma-4-spelled.gguf"), vocabulary: "gemma-4", answer: "Hi there<turn|>more", endOfTurn: "<turn|>" });
+        const engine = await PresageEngine.load({ modelPath: said.out, threads: 1, contextSize: 256, calibrate: false });
+        try {
+            expect(said.answerTokens.length).toBeGreaterThan(4);
+            const steps: StepEvent[] = [];
+            const result = await new ChatSession(engine).respond([{ role: "user", content: "hello" }], { maxTokens: 20, onStep: (e) => steps.push(e) });
+            expect(result.stopReason).toBe("stop");
+            expect(result.text).toBe("Hi there");
+            expect(steps.map((s) => s.text).join("")).toBe("Hi there");
+        } finally {
+            await engine.dispose();
+        }
+    }, 60_000);
+});
+
 describe("a chat template that fails to render (our own small vocabulary)", () => {
     it("falls back to a plain transcript for every prompt, and says so in one line naming the model", async () => {
         const out = join(work, "failing-template.gguf");
