@@ -9,7 +9,7 @@ import { backendOption, parseCommandArgs, printJson, UsageError, type Command } 
 
 const help = `presage bench — compare every strategy with plain decoding, interleaved, and write BENCHMARKS.md
 
-Usage: presage bench [--quick] [--json FILE] [--workloads LIST] [--backend NAME] [--no-write]
+Usage: presage bench [--quick] [--json FILE] [--workloads LIST] [--backend NAME] [--no-chat-path] [--no-write]
 
 Options:
   --quick            fewer prompts and tokens, one round (under 10 minutes here)
@@ -19,6 +19,7 @@ Options:
                      1.5B twin split across two llama.cpp RPC workers in network namespaces,
                      rpc-lan with 1 ms per message each way; need root and npm run build:rpc)
   --backend NAME     auto (default), cpu, metal, cuda or vulkan: where the models load
+  --no-chat-path     skip the streamed API and Race comparisons (on stories260K) after the workloads
   --no-write         do not touch BENCHMARKS.md
   --json             (without FILE, as the last option) print the JSON on stdout instead of the table
 
@@ -38,7 +39,7 @@ export const benchCommand: Command = {
             jsonFile = argv[jsonIndex + 1];
             argv = [...argv.slice(0, jsonIndex), ...argv.slice(jsonIndex + 2)];
         }
-        const { values } = parseCommandArgs(argv, { quick: { type: "boolean" }, workloads: { type: "string" }, backend: { type: "string" }, "no-write": { type: "boolean" } });
+        const { values } = parseCommandArgs(argv, { quick: { type: "boolean" }, workloads: { type: "string" }, backend: { type: "string" }, "no-chat-path": { type: "boolean" }, "no-write": { type: "boolean" } });
         const names = values.workloads?.split(",").map((s) => s.trim()) ?? allWorkloads.map((w) => w.name);
         const workloads = names.map((name) => {
             const w = [...allWorkloads, ...rpcWorkloads].find((x) => x.name === name);
@@ -51,6 +52,7 @@ export const benchCommand: Command = {
             workloads,
             quick: values.quick ?? false,
             backend,
+            chatPath: !values["no-chat-path"],
             cacheDir: presageCacheDir(),
             command,
             log
