@@ -63,7 +63,7 @@ export async function synthesizeSayingModel(options: {
         const end = vocab.tokenize(options.endOfTurn, true);
         if (end.length !== 1) throw new Error(`${options.endOfTurn} is not one token in the ${options.vocabulary} vocabulary`);
         const answerTokens = vocab.tokenize(options.answer);
-        await synthesizeModel({ out: options.out, vocabularyFrom: path, chatTemplate: options.chatTemplate, layers: 1, type: "f16", chain: [prompt.at(-1)!, ...answerTokens, end[0]!] });
+        await synthesizeModel({ out: options.out, vocabularyFrom: path, chatTemplate: options.chatTemplate, layers: 1, dim: 32, heads: 2, kvHeads: 1, type: "f16", chain: [prompt.at(-1)!, ...answerTokens, end[0]!] });
         return { out: options.out, answerTokens, template };
     } finally {
         await vocab.dispose();
