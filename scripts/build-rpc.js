@@ -61,6 +61,9 @@ const cacheKey = createHash("sha256").update(JSON.stringify({ llamaCppTag, rpcCm
 const cache = join(presageCacheDir(), "llama-rpc", `${nodeLlamaCppVersion}-${cacheKey}`);
 const cachedServer = join(cache, "rpc-server");
 const cachedBinding = join(cache, "localBuilds");
+// ggml's headers, for our addon: node-llama-cpp's source folder is cloned only by a build, so a restored
+// binding has none.
+const cachedHeaders = join(cache, "ggml-include");
 const cacheComplete = join(cache, "complete.json");
 
 /** The RPC binding node-llama-cpp loads (build: never), or null; `dryRun` only finds it. */
@@ -91,6 +94,7 @@ function saveToCache() {
     for (const part of ["Release", "bin", "buildDone.status"])
         if (existsSync(join(localBuilds, folders[0], part))) cpSync(join(localBuilds, folders[0], part), join(partial, "localBuilds", folders[0], part), { recursive: true, verbatimSymlinks: true });
     cpSync(serverBin, join(partial, "rpc-server"), { recursive: true, verbatimSymlinks: true });
+    cpSync(join(llamaCppSource, "ggml", "include"), join(partial, "ggml-include"), { recursive: true });
     writeFileSync(join(partial, "complete.json"), JSON.stringify({ nodeLlamaCppVersion, llamaCppTag, rpcCmakeOptions, rpcServerCmakeArgs, bindingFolder: folders[0], savedAt: new Date().toISOString() }, null, 2) + "\n");
     rmSync(cache, { recursive: true, force: true });
     mkdirSync(dirname(cache), { recursive: true });
@@ -163,7 +167,8 @@ try {
         // Offline, node-gyp needs the headers of the Node that runs it: an install prefix with include/node.
         const prefix = join(dirname(process.execPath), "..");
         const nodedir = process.env.npm_config_nodedir == null && existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
-        execFileSync(process.execPath, [nodeGyp, "rebuild", "--silent", "-j", jobs, ...nodedir], { cwd: join(root, "native-models", "runtime", "rpc"), stdio: ["ignore", "ignore", "inherit"] });
+        const headers = existsSync(join(llamaCppSource, "ggml", "include", "ggml-rpc.h")) ? join(llamaCppSource, "ggml", "include") : cachedHeaders;
+        execFileSync(process.execPath, [nodeGyp, "rebuild", "--silent", "-j", jobs, ...nodedir, "--", `-Dggml_include=${headers}`], { cwd: join(root, "native-models", "runtime", "rpc"), stdio: ["ignore", "ignore", "inherit"] });
     });
 } catch (err) {
     console.error(`presage: the RPC build failed after ${elapsed(started)}: ${String(err?.message ?? err).split("\n")[0]}`);
