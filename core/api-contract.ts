@@ -126,7 +126,8 @@ export const appMethods = {
         http: { method: "POST", path: "/api/documents/:id/pause", status: 204 }, ipc: "presage:pause-documents",
         args: [arg(idSchema, "source id", path()), arg(pausedSchema.shape.paused, "paused flag", { in: "body-field", name: "paused" })]
     },
-    clearHistory: { http: { method: "DELETE", path: "/api/history", status: 204 }, ipc: "presage:clear-history", args: [] }
+    clearHistory: { http: { method: "DELETE", path: "/api/history", status: 204 }, ipc: "presage:clear-history", args: [] },
+    rpcWorkersStatus: { http: { method: "GET", path: "/api/rpc-workers", status: 200 }, ipc: "presage:rpc-workers-status", args: [] }
 } satisfies { [K in CallMethod]: CallSpec<K> };
 
 /** Every streaming method of AppApi. */

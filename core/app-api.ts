@@ -15,6 +15,9 @@
  */
 
 import type { AnswerStats as EngineAnswerStats, StepEvent as EngineStepEvent } from "../native-models/decoding/stats.ts";
+import type { RpcDevice } from "../native-models/runtime/rpc-workers.ts";
+
+export type { RpcDevice };
 
 export type StrategyName = "none" | "draft" | "ngram" | "early-exit" | "retrieval" | "history" | "auto";
 export type DraftSource = "draft" | "ngram" | "retrieval" | "history" | "early-exit" | "oracle";
@@ -53,6 +56,12 @@ export interface Settings {
     contextSize: number | "auto";
     /** 0 = automatic. */
     threads: number;
+    /**
+     * Remote workers (llama.cpp's rpc-server, `host:port`) the target's layers are split across, from
+     * the next model load; drafts stay here. Needs the RPC build (`npm run build:rpc`); llama.cpp cannot
+     * forget a worker, so one taken off the list stops being used when Presage restarts.
+     */
+    rpcWorkers: string[];
     /** Last loaded models, reloaded at start. */
     targetModel: string | null;
     draftModel: string | null;
@@ -111,6 +120,16 @@ export interface EngineInfo {
      * the fallback; `note` is one line when the model's template fails to render and a plain transcript is used.
      */
     chatTemplate?: { name: string; note: string | null };
+    /** Remote workers the target is split across: each device with its memory and the layers it holds; a line per worker left out or exposed. */
+    rpc?: { devices: RpcDevice[]; notes: readonly string[] };
+}
+
+/** GET /api/rpc-workers: what Settings says about the remote workers in the settings. */
+export interface RpcWorkersStatus {
+    /** Why the binaries here cannot use remote workers (one line, naming `npm run build:rpc`), or null when they can. */
+    missing: string | null;
+    /** One line per worker not on a private or loopback address (llama.cpp's rpc-server is unauthenticated). */
+    warnings: string[];
 }
 
 export interface ModelFile {
@@ -526,6 +545,8 @@ export interface AppApi {
     pauseDocuments(id: string, paused: boolean): Promise<void>;
     /** DELETE /api/history */
     clearHistory(): Promise<void>;
+    /** GET /api/rpc-workers: whether remote workers can be used here, and a warning per exposed worker in the settings. */
+    rpcWorkersStatus(): Promise<RpcWorkersStatus>;
     /** GET /api/events; returns the unsubscribe function. */
     onAppEvent(listener: (event: AppEvent) => void): () => void;
 }

@@ -1,14 +1,15 @@
 import type {
     AddDocumentsRequest, AnswerEvent, AppApi, AppEvent, AppState, Conversation, ConversationWithMessages,
     CreateConversationRequest, DocumentSource, DocumentsResponse, DownloadRequest, DraftCheckResponse, EngineInfo,
-    LoadModelRequest, ModelsFolderRequest, ModelsResponse, PairDownloadProgress, PairDownloadRequest, RaceRequest, RaceResponse, SendMessageRequest, Settings, UpdateConversationRequest
+    LoadModelRequest, ModelsFolderRequest, ModelsResponse, PairDownloadProgress, PairDownloadRequest, RaceRequest, RaceResponse, RpcWorkersStatus, SendMessageRequest, Settings, UpdateConversationRequest
 } from "./app-api.ts";
 import type { ChatService } from "./chat-service.ts";
 import type { DocumentService } from "./document-service.ts";
 import type { EventBus } from "./event-bus.ts";
 import type { GenerationService } from "./generation-service.ts";
 import type { ModelService } from "./model-service.ts";
-import { downloadSchema, idSchema, watchSchema } from "./schemas.ts";
+import { normalizeRpcWorkers, rpcWorkersStatus } from "./rpc-status.ts";
+import { downloadSchema, idSchema, settingsPatchSchema, watchSchema } from "./schemas.ts";
 import type { SettingsService } from "./settings-service.ts";
 import { validate } from "./validation.ts";
 
@@ -35,8 +36,11 @@ export class AppService implements AppApi {
     }
 
     async updateSettings(patch: Partial<Settings>): Promise<Settings> {
+        const valid = validate(settingsPatchSchema, patch, "settings");
+        // Workers as llama.cpp takes them (`host:port`, IPv6 in brackets, no repeats); a bad one is one line naming it.
+        if (valid.rpcWorkers != null) valid.rpcWorkers = normalizeRpcWorkers(valid.rpcWorkers);
         // Through the models: a setting that reloads the model is tried before it is kept.
-        return this.parts.models.updateSettings(patch);
+        return this.parts.models.updateSettings(valid);
     }
 
     listModels(): Promise<ModelsResponse> {
@@ -125,6 +129,10 @@ export class AppService implements AppApi {
 
     async setDocumentsWatch(id: string, watch: boolean): Promise<void> {
         this.parts.documents.setWatch(id, validate(watchSchema, { watch }, "watch flag").watch);
+    }
+
+    rpcWorkersStatus(): Promise<RpcWorkersStatus> {
+        return rpcWorkersStatus(this.parts.settings.get().rpcWorkers);
     }
 
     async clearHistory(): Promise<void> {

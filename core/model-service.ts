@@ -17,6 +17,7 @@ import type { EventBus } from "./event-bus.ts";
 import { GenerationQueue, type QueueRunOptions } from "./generation-queue.ts";
 import { listModelFiles, recommendedPairs, resolveModelPath } from "./models-folder.ts";
 import { checkDraftSchema, loadModelSchema, modelsFolderSchema, pairDownloadSchema } from "./schemas.ts";
+import { rpcWorkersForLoad } from "./rpc-status.ts";
 import { asServiceError, firstLine, ServiceError } from "./service-error.ts";
 import type { SettingsService, SettingsStore } from "./settings-service.ts";
 import { validate } from "./validation.ts";
@@ -460,7 +461,7 @@ export class ModelService {
             // "auto": the engine's default, the model's trained context (capped to bound memory).
             contextSize: s.contextSize === "auto" ? undefined : s.contextSize,
             threads: this.options.threads ?? (s.threads > 0 ? s.threads : undefined),
-            rpcWorkers: this.options.rpcWorkers,
+            rpcWorkers: this.options.rpcWorkers ?? rpcWorkersForLoad(s.rpcWorkers),
             calibrate: this.options.calibrate ?? true,
             cacheDir: this.options.cacheDir,
             datastorePath: this.options.datastorePath ?? null

@@ -35,6 +35,8 @@ export const settingsPatchSchema = z.strictObject({
     gpuLayers: z.union([z.number().int().min(0).max(100_000), z.literal("auto"), z.literal("max")]),
     contextSize: z.union([z.number().int().min(64).max(1 << 20), z.literal("auto")]),
     threads: z.number().int().min(0).max(1024),
+    // Each entry is checked as host:port (and written as llama.cpp takes it) by the app service.
+    rpcWorkers: z.array(z.string().min(1).max(300)).max(16),
     targetModel: z.string().min(1).nullable(),
     draftModel: z.string().min(1).nullable(),
     theme: z.enum(["light", "dark", "system"]),

@@ -22,6 +22,7 @@ export const defaultSettings: Settings = {
     // The model's trained context: a larger one is the user's choice, with a warning in Settings.
     contextSize: "auto",
     threads: 0,
+    rpcWorkers: [],
     targetModel: null,
     draftModel: null,
     theme: "system",
