@@ -5,7 +5,7 @@ import { ApiError, type Api } from "../lib/api.ts";
 import type {
     AnswerEvent, AnswerStats, AppEvent, Conversation, DocumentSource, DocumentsResponse, DownloadProgress, EngineInfo, Message, ModelFile,
     AppApi, ModelsResponse, PairDownloadProgress, RaceRequest,
-    RaceResponse, SendMessageRequest, Settings, StepEvent
+    RaceResponse, RpcWorkersStatus, SendMessageRequest, Settings, StepEvent
 } from "../lib/types.ts";
 
 /** Records every call. Merged with AppApi: the loop below gives it every method of the contract. */
@@ -281,6 +281,12 @@ export class FakeApi extends RecordingApi implements Api {
     override async setDocumentsWatch(id: string, watch: boolean) {
         this.record("setDocumentsWatch", id, watch);
         this.documents = { ...this.documents, sources: this.documents.sources.map((s) => (s.id === id ? { ...s, watch } : s)) };
+    }
+    /** What rpcWorkersStatus answers (the real one checks the build and looks up each worker's address). */
+    rpcStatus: RpcWorkersStatus = { missing: null, warnings: [] };
+    override async rpcWorkersStatus() {
+        this.record("rpcWorkersStatus");
+        return structuredClone(this.rpcStatus);
     }
     override async clearHistory() {
         this.record("clearHistory");
