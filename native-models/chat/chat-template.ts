@@ -30,7 +30,8 @@ export interface ChatTemplateInfo {
 /**
  * A model's own Jinja chat template (`tokenizer.chat_template`), rendered as llama.cpp's server and
  * Hugging Face render it: the real messages, `bos_token`/`eos_token`, `add_generation_prompt`, and the
- * result tokenized with special tokens. node-llama-cpp's wrappers do not always give the same tokens:
+ * result tokenized with special tokens (with a BOS before it where the vocabulary adds one and the
+ * template did not write it, as llama.cpp's server does). node-llama-cpp's wrappers do not always give the same tokens:
  * its specialized ones are its own format for the family (a BOS that Qwen's template never writes, no
  * default system prompt), and its Jinja wrapper puts message texts in after rendering, so what a template
  * does to them (Gemma 4 trims them) is lost, and it folds a system prompt the template drops (Phi-3) into
@@ -154,8 +155,11 @@ export class ModelTemplateChatWrapper extends ChatWrapper {
             return this.fallback.generateContextState(state);
         }
         const suffix = this.template.turnSuffix.trim();
+        // As llama.cpp's server: a model whose vocabulary adds BOS gets one when its template did not write it.
+        const bos = this.model.tokens.bos;
+        const addBos = this.model.tokens.shouldPrependBosToken && bos != null && !text.startsWith(this.model.detokenize([bos], true));
         return {
-            contextText: LlamaText(new SpecialTokensText(text)),
+            contextText: addBos ? LlamaText([new SpecialToken("BOS"), new SpecialTokensText(text)]) : LlamaText(new SpecialTokensText(text)),
             stopGenerationTriggers: [LlamaText(new SpecialToken("EOS")), ...(suffix === "" ? [] : [LlamaText(new SpecialTokensText(suffix))])]
         };
     }
