@@ -191,6 +191,8 @@ export interface ModelLoading {
     startedAt: number;
     /** 0..1 when the engine reports it, else null (the window shows an indeterminate bar). */
     progress: number | null;
+    /** One line about this load, where there is one: "preparing the GPU: first load only" when a GPU backend compiles its kernels. */
+    note?: string;
 }
 
 /** POST /api/models/folder { dir } → ModelsResponse: use (and remember) another models folder, created if missing. */

@@ -151,7 +151,7 @@ export class ModelService {
         if (loadKeys.every((k) => next[k] === previous[k])) return settings.update(patch);
         if (next.backend !== previous.backend) await this.requireBackend(next.backend);
         if (this.current == null && this.pending.size === 0) return settings.update(patch);
-        return this.queue.run(async () => {
+        return this.queue.run(() => this.shownAsLoading(async () => {
             const loaded = this.current?.info;
             if (loaded == null) return settings.update(patch);
             const refusal = (err: unknown) => new ServiceError("invalid-request", `The model could not be loaded with these settings (${firstLine(err).replace(/\.$/, "")}): they are unchanged.`);
@@ -178,7 +178,19 @@ export class ModelService {
             }
             await this.replaceEngine(engine);
             return settings.update(patch);
-        }, { unbounded: true });
+        }), { unbounded: true });
+    }
+
+    /** Runs a reload of the loaded models with the loading bar shown, as any load (a first GPU load says it compiles kernels). */
+    private async shownAsLoading<T>(reload: () => Promise<T>): Promise<T> {
+        const loaded = this.current?.info;
+        if (loaded == null) return reload();
+        this.setLoading({ target: loaded.modelPath, draft: loaded.draftModelPath, builtin: loaded.modelPath === this.builtin, startedAt: Date.now(), progress: null });
+        try {
+            return await reload();
+        } finally {
+            this.setLoading(null);
+        }
     }
 
     /** Throws the one-line refusal of a backend llama.cpp cannot run here, naming what can. */
@@ -469,15 +481,18 @@ export class ModelService {
         const onProgress = (progress: number) => {
             if (this.loadingNow != null) this.setLoading({ ...this.loadingNow, progress });
         };
+        const onNote = (note: string) => {
+            if (this.loadingNow != null) this.setLoading({ ...this.loadingNow, note });
+        };
         try {
-            return await this.engineProcess.load(options, onProgress);
+            return await this.engineProcess.load(options, onProgress, onNote);
         } catch (err) {
             if (!(err instanceof EngineStoppedError)) throw err;
             // A process can die for reasons of the moment (memory taken by another program, a GPU
             // driver reset): once more in a new process; a model that kills it every time fails here.
             console.error(`presage: ${err.message} Trying once more.`);
             try {
-                return await this.engineProcess.load(options, onProgress);
+                return await this.engineProcess.load(options, onProgress, onNote);
             } catch (again) {
                 if (!(again instanceof EngineStoppedError)) throw again;
                 throw new EngineStoppedError(`${again.message.replace(/\.$/, "")} twice: choose another model or other load settings.`, again.exit);

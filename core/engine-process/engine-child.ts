@@ -57,7 +57,7 @@ class EngineHost {
         load: (m) => this.request(m, async () => {
             this.loading(+1);
             try {
-                const engine = await PresageEngine.load({ ...m.options, onLoadProgress: (progress) => this.link.send({ type: "load-progress", id: m.id, progress }) });
+                const engine = await PresageEngine.load({ ...m.options, onLoadProgress: (progress) => this.link.send({ type: "load-progress", id: m.id, progress }), onLoadNote: (note) => this.link.send({ type: "load-note", id: m.id, note }) });
                 const detachDrafters = m.options.datastorePath == null ? null : this.attachDatastore(engine, m.options.datastorePath);
                 const id = this.nextEngine++;
                 this.engines.set(id, { engine, session: null, detachDrafters });

@@ -32,7 +32,7 @@ export interface EngineProcessOptions {
     stopGraceMs?: number;
 }
 
-type Hooks = { onSteps?: (steps: StepEvent[]) => void; onProgress?: (progress: number) => void; signal?: AbortSignal };
+type Hooks = { onSteps?: (steps: StepEvent[]) => void; onProgress?: (progress: number) => void; onNote?: (note: string) => void; signal?: AbortSignal };
 
 interface Call {
     type: keyof EngineReplies;
@@ -104,10 +104,10 @@ export class EngineProcess {
      * @throws EngineStoppedError when the process dies or stops answering while it loads; the engine's
      * own load errors as they are (EngineError, ServiceError).
      */
-    async load(options: EngineLoadOptions, onProgress?: (progress: number) => void): Promise<RemoteEngine> {
+    async load(options: EngineLoadOptions, onProgress?: (progress: number) => void, onNote?: (note: string) => void): Promise<RemoteEngine> {
         const channel = await this.start();
         const generation = this.generationNow;
-        const reply = await this.send(channel, { type: "load", options }, { onProgress });
+        const reply = await this.send(channel, { type: "load", options }, { onProgress, onNote });
         return new RemoteEngine(this, reply.engine, reply.info, generation);
     }
 
@@ -230,6 +230,7 @@ export class EngineProcess {
         ready: () => undefined,
         heartbeat: () => undefined,
         "load-progress": (m) => this.calls.get(m.id)?.hooks.onProgress?.(m.progress),
+        "load-note": (m) => this.calls.get(m.id)?.hooks.onNote?.(m.note),
         steps: (m) => {
             const call = this.calls.get(m.id);
             if (call == null || call.callbackError != null) return;

@@ -14,7 +14,7 @@ import type { EngineInfo as NativeEngineInfo, EngineOptions, GenerateRequest, Ge
 import type { DatastoreEvents } from "../../datastore/datastore.ts";
 
 /** How the app asks the engine process to load a target (and draft). */
-export interface EngineLoadOptions extends Omit<EngineOptions, "onLoadProgress"> {
+export interface EngineLoadOptions extends Omit<EngineOptions, "onLoadProgress" | "onLoadNote"> {
     /**
      * The datastore file, opened by the engine process for the retrieval and history drafters (their
      * indexes live in memory there); null for none.
@@ -80,6 +80,8 @@ export type FromEngine =
     /** Still alive while a load runs (the app gives up on a process that stays silent while loading). */
     | { type: "heartbeat" }
     | { type: "load-progress"; id: number; progress: number }
+    /** One line about the load in progress, for the loading bar ("preparing the GPU: first load only"). */
+    | { type: "load-note"; id: number; note: string }
     /** Steps of a streamed request, in order, batched: the first at once, then at most one message a frame. */
     | { type: "steps"; id: number; steps: StepEvent[] }
     | { type: "reply"; id: number; value: EngineReplies[keyof EngineReplies] }

@@ -13,6 +13,7 @@ import { createReducerMemory, HypothesisReducer, type ReducerMemory } from "../r
 import { createGovernorMemory, SpeculationGovernor, type GovernorMemory } from "../reduction/speculation-governor.ts";
 import { presageCacheDir } from "../models-dir.ts";
 import { describeBackend, getRuntime, type BackendChoice, type BackendInfo } from "../runtime/llama-runtime.ts";
+import { firstGpuLoadNote, GpuLoadMarkers } from "../runtime/gpu-first-load.ts";
 import { fastestThreads, loadModelFile, ModelFileError } from "../runtime/model-loader.ts";
 import { parseRpcEndpoints, RpcWorkers, type RpcDevice } from "../runtime/rpc-workers.ts";
 import { readVocabulary, vocabularyMismatch } from "../runtime/vocabulary.ts";
@@ -49,6 +50,11 @@ export interface EngineOptions {
     earlyExitLayers?: number;
     /** Called as the target's weights load, with the fraction loaded (0–1). */
     onLoadProgress?: (progress: number) => void;
+    /**
+     * Called once before the target loads when the load first compiles the GPU's kernels (a GPU
+     * backend, this device, llama.cpp build and model shape never loaded before; see `GpuLoadMarkers`).
+     */
+    onLoadNote?: (note: string) => void;
 }
 
 /** Makes a drafter for a source the engine does not own (documents, history: the datastore's). */
@@ -191,6 +197,10 @@ export class PresageEngine {
         // When none answered, the model loads here alone.
         const onWorkers = workers != null && workers.endpoints.length > 0;
         const gpuLayers = !onWorkers ? (workers != null ? 0 : options.gpuLayers) : (options.gpuLayers ?? "auto") === "auto" ? "max" : options.gpuLayers;
+        // A first GPU load compiles the device's kernels (40 s for stories260K on llvmpipe): say so first.
+        const markers = new GpuLoadMarkers(options.cacheDir ?? presageCacheDir());
+        const gpuKey = await GpuLoadMarkers.keyOf(llama, options.modelPath, gpuLayers).catch(() => null);
+        if (!(await markers.seen(gpuKey))) options.onLoadNote?.(firstGpuLoadNote);
         const loadTarget = () => loadModelFile(llama, options.modelPath, { gpuLayers, onLoadProgress: options.onLoadProgress });
         const model = await (workers != null ? workers.place(llama, loadTarget) : loadTarget());
         let draftModel: LlamaModel | null = null;
@@ -221,6 +231,8 @@ export class PresageEngine {
             const vram = backend.backend === "cpu" ? null : await llama.getVramState().then((v) => ({ totalBytes: v.total, usedBytes: v.used }));
             const engine = new PresageEngine(llama, model, context, verifier, draft, options, threads, backend, vram, cost, plainCost);
             if (workers != null) engine.rpc = { devices: workers.devices(), notes: workers.notes };
+            // Loaded, calibrated and warmed up: the kernels this shape needs are compiled (and cached by the driver).
+            await markers.remember(gpuKey);
             return engine;
         } catch (err) {
             await draftModel?.dispose();

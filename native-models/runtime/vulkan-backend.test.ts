@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectSameOrNearTie, plainMargins } from "../testing/near-ties.ts";
 import { findStoriesModel } from "../models-dir.ts";
 import { autoRefusal, getRuntime } from "./llama-runtime.ts";
+import { firstGpuLoadNote } from "./gpu-first-load.ts";
 import { PresageEngine } from "../engine/presage-engine.ts";
 import type { StrategyName } from "../engine/strategy.ts";
 
@@ -29,9 +30,10 @@ else if (why != null) {
 } else
     describe("the engine on Vulkan (llvmpipe, a software device)", () => {
         let engine: PresageEngine;
+        const firstNotes: string[] = [];
         beforeAll(async () => {
             // The first load compiles the device's kernels (tens of seconds; Mesa caches them).
-            engine = await PresageEngine.load({ modelPath: storiesPath!, backend: "vulkan", gpuLayers: "max", threads: 1, cacheDir: work });
+            engine = await PresageEngine.load({ modelPath: storiesPath!, backend: "vulkan", gpuLayers: "max", threads: 1, cacheDir: work, onLoadNote: (n) => firstNotes.push(n) });
         }, 300_000);
         afterAll(() => engine?.dispose());
 
@@ -50,6 +52,14 @@ else if (why != null) {
             expect(c.stepMs.every((ms) => ms > 0)).toBe(true);
             expect(c.plainByDepth.length).toBeGreaterThan(0);
         });
+
+        it("says the first load of this device and model prepares the GPU, and the next one does not", async () => {
+            expect(firstNotes).toEqual([firstGpuLoadNote]);
+            const again: string[] = [];
+            const second = await PresageEngine.load({ modelPath: storiesPath!, backend: "vulkan", gpuLayers: "max", threads: 1, cacheDir: work, calibrate: false, onLoadNote: (n) => again.push(n) });
+            await second.dispose();
+            expect(again).toEqual([]);
+        }, 120_000);
 
         it("gives plain greedy output with every strategy (or departs only at near-ties, where rows are not batch-invariant)", async () => {
             const prompt = "Once upon a time";

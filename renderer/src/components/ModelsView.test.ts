@@ -118,7 +118,21 @@ describe("ModelsView", () => {
         await waitFor(() => expect(screen.getByTestId("models-folder-path").textContent).toBe("/models"));
         app.onEvent({ type: "model-loading", loading: { target: "/app/models/stories260K.gguf", draft: null, builtin: true, startedAt: Date.now(), progress: null } });
         await waitFor(() => expect(screen.getByTestId("model-loading").textContent).toContain("Loading stories260K.gguf (the built-in demo model)"));
+        // A load without a note shows none.
+        expect(screen.queryByTestId("model-loading-note")).toBeNull();
         app.onEvent({ type: "model-loading", loading: null });
         await waitFor(() => expect(screen.queryByTestId("model-loading")).toBeNull());
+    });
+
+    it("says when a load first compiles the GPU's kernels", async () => {
+        const { app } = await renderWith(ModelsView);
+        await waitFor(() => expect(screen.getByTestId("models-folder-path").textContent).toBe("/models"));
+        const loading = { target: "/app/models/stories260K.gguf", draft: null, builtin: true, startedAt: Date.now(), progress: null };
+        app.onEvent({ type: "model-loading", loading });
+        await waitFor(() => expect(screen.getByTestId("model-loading")).toBeTruthy());
+        app.onEvent({ type: "model-loading", loading: { ...loading, note: "preparing the GPU: first load only" } });
+        await waitFor(() => expect(screen.getByTestId("model-loading-note").textContent).toBe("preparing the GPU: first load only"));
+        app.onEvent({ type: "model-loading", loading: null });
+        await waitFor(() => expect(screen.queryByTestId("model-loading-note")).toBeNull());
     });
 });
