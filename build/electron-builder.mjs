@@ -2,8 +2,45 @@
 // Each pattern is checked against the installed layout by electron/packaging.test.ts, which fails on
 // a pattern that matches nothing. Packaging builds for the machine's own platform: node-llama-cpp
 // installs only that platform's binaries (see README, "Packaging").
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Arch } from "electron-builder";
 import { ensureElectronSqlite } from "../scripts/electron-sqlite.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const localBuilds = "node_modules/node-llama-cpp/llama/localBuilds";
+
+/**
+ * The RPC build (`npm run build:rpc`), where it is built here, so the app can use remote workers:
+ * node-llama-cpp's RPC binding (what it loads from a local build: Release and buildDone.status, not the
+ * object files), our addon that registers workers, and the rpc-server to copy to worker machines.
+ * Patterns only for what exists: a plain install packages as before. The binding's folder is the one
+ * whose build metadata says GGML_RPC=ON on the CPU (as native-models/runtime/rpc-workers.ts finds it).
+ */
+function rpcBuild() {
+    const files = [];
+    const unpack = [];
+    if (existsSync(join(root, localBuilds))) {
+        // Every local build's intermediates (tens of MB) and the source node-llama-cpp cloned to build them stay behind.
+        files.push(`!${localBuilds}/**/*`);
+        const folder = readdirSync(join(root, localBuilds)).find((f) => {
+            const metadata = join(root, localBuilds, f, "Release", "_nlcBuildMetadata.json");
+            if (!existsSync(metadata) || !existsSync(join(root, localBuilds, f, "buildDone.status"))) return false;
+            const options = JSON.parse(readFileSync(metadata, "utf8")).buildOptions ?? {};
+            return options.gpu === false && options.customCmakeOptions?.GGML_RPC === "ON" && Object.keys(options.customCmakeOptions).length === 1;
+        });
+        if (folder != null) {
+            files.push(`${localBuilds}/${folder}/Release/**/*`, `${localBuilds}/${folder}/buildDone.status`);
+            unpack.push(`${localBuilds}/${folder}/**`);
+        }
+    }
+    if (existsSync(join(root, "node_modules/node-llama-cpp/llama/llama.cpp"))) files.push("!node_modules/node-llama-cpp/llama/llama.cpp/**/*");
+    if (existsSync(join(root, "native-models/runtime/rpc/build/Release/presage_rpc.node"))) files.push("native-models/runtime/rpc/build/Release/presage_rpc.node");
+    if (existsSync(join(root, "native/llama-rpc/build/bin/ggml-rpc-server"))) files.push("native/llama-rpc/build/bin/**/*");
+    return { files, unpack };
+}
+const rpc = rpcBuild();
 
 /** @type {import("electron-builder").Configuration} */
 const config = {
@@ -35,7 +72,8 @@ const config = {
         // better-sqlite3: Node's build and the C sources stay behind; Electron's binary is native/'s.
         "!node_modules/better-sqlite3/build/**",
         "!node_modules/better-sqlite3/deps/**",
-        "!node_modules/better-sqlite3/src/**"
+        "!node_modules/better-sqlite3/src/**",
+        ...rpc.files
     ],
     // Native code cannot read inside the asar archive: node-llama-cpp's binaries (its Electron guide),
     // SQLite's addon, every other native addon (ipull's reflink, which node-llama-cpp downloads with),
@@ -44,7 +82,8 @@ const config = {
         "node_modules/@node-llama-cpp/*",
         "native/**",
         "**/*.node",
-        "models/stories260K.gguf"
+        "models/stories260K.gguf",
+        ...rpc.unpack
     ],
     mac: {
         category: "public.app-category.productivity",

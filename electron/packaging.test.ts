@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../native-models/models-dir.ts";
+import { findRpcBinding } from "../native-models/runtime/rpc-workers.ts";
 import { buildElectron } from "../scripts/build-electron.js";
 import { electronAbi, electronSqlitePath, installedElectronVersion } from "../scripts/electron-sqlite.js";
 
@@ -118,5 +119,30 @@ describe("packaging (build/electron-builder.mjs)", () => {
         const nativeShipped = files.filter((p) => p.endsWith(".node") && isProduction(p) && shipped(p));
         expect(nativeShipped.filter((p) => !unpacked(p))).toEqual([]);
         expect(unpacked("electron/dist/main.js")).toBe(false);
+    });
+
+    it("ships the RPC build where `npm run build:rpc` made it, unpacked, without its object files or llama.cpp's source", () => {
+        // As electron-builder decides: production node_modules are in unless a pattern takes them out, our own files only when named.
+        const patterns = config.files.map((pattern) => ({ negated: pattern.startsWith("!"), matcher: new Minimatch(expand(pattern.replace(/^!/, "")), { dot: true }) }));
+        const shipped = (path: string) => patterns.reduce((included, { negated, matcher }) => (matcher.match(path) ? !negated : included), path.startsWith("node_modules/node-llama-cpp/"));
+        const unpackPatterns = config.asarUnpack.map((pattern) => new Minimatch(expand(pattern), { dot: true }));
+        const unpacked = (path: string) => path.split("/").some((_s, i, parts) => unpackPatterns.some((m) => m.match(parts.slice(0, i + 1).join("/"))));
+        const binding = findRpcBinding();
+        if (binding == null) {
+            // A plain install: nothing of it is named, and the package is as before.
+            expect(config.files.filter((p) => p.includes("localBuilds/") && !p.startsWith("!"))).toEqual([]);
+            return;
+        }
+        const release = relative(packageRoot, dirname(binding)).split(sep).join("/");
+        const folder = dirname(release);
+        const wanted = [...files.filter((p) => p.startsWith(`${release}/`)), `${folder}/buildDone.status`, "native-models/runtime/rpc/build/Release/presage_rpc.node",
+            ...files.filter((p) => p.startsWith("native/llama-rpc/build/bin/"))];
+        expect(wanted).toContain(`${release}/llama-addon.node`);
+        expect(wanted).toContain("native/llama-rpc/build/bin/ggml-rpc-server");
+        expect(wanted.filter((p) => !shipped(p))).toEqual([]);
+        expect(wanted.filter((p) => !unpacked(p))).toEqual([]);
+        const leftBehind = files.filter((p) => (p.startsWith(`${folder}/`) && !p.startsWith(`${release}/`) && p !== `${folder}/buildDone.status`) || p.startsWith("node_modules/node-llama-cpp/llama/llama.cpp/") || p.startsWith("native/llama-rpc/build/ggml/"));
+        expect(leftBehind.length).toBeGreaterThan(0);
+        expect(leftBehind.filter(shipped)).toEqual([]);
     });
 });

@@ -212,7 +212,8 @@ export function findRpcBinding(): string | null {
         if (!existsSync(metadataFile) || !existsSync(join(release, "llama-addon.node"))) continue;
         const metadata = JSON.parse(readFileSync(metadataFile, "utf8")) as { buildOptions?: { customCmakeOptions?: Record<string, string>; gpu?: unknown } };
         const options = metadata.buildOptions?.customCmakeOptions ?? {};
-        if (Object.keys(options).length === 1 && options.GGML_RPC === "ON" && metadata.buildOptions?.gpu === false) return join(release, "llama-addon.node");
+        // Our addon dlopens it: in the packaged app, from outside the asar archive.
+        if (Object.keys(options).length === 1 && options.GGML_RPC === "ON" && metadata.buildOptions?.gpu === false) return unpackedPath(join(release, "llama-addon.node"));
     }
     return null;
 }
