@@ -183,11 +183,19 @@ export function modelChatWrapper(model: LlamaModel, options: ModelTemplateChatWr
 
 /** What the app reports about a model's chat template (see `modelChatWrapper`). */
 export function chatTemplateInfo(model: LlamaModel): ChatTemplateInfo {
-    const { template, problem } = ModelChatTemplate.of(model);
-    if (template != null) return { name: "the model's template", note: null };
-    if (problem != null) return { name: "plain transcript", note: failedTemplateNote(model, problem) };
-    return { name: resolveChatWrapper(model, { noJinja: true }).wrapperName, note: null };
+    // Asked after every answer (the engine process reports the model's info with each): worked out once.
+    let info = infoCache.get(model);
+    if (info == null) {
+        const { template, problem } = ModelChatTemplate.of(model);
+        info = template != null ? { name: "the model's template", note: null }
+            : problem != null ? { name: "plain transcript", note: failedTemplateNote(model, problem) }
+                : { name: resolveChatWrapper(model, { noJinja: true }).wrapperName, note: null };
+        infoCache.set(model, info);
+    }
+    return info;
 }
+
+const infoCache = new WeakMap<LlamaModel, ChatTemplateInfo>();
 
 /** node-llama-cpp's chat history as template messages; the trailing empty model turn is the generation prompt. */
 function toTemplateMessages(history: readonly ChatHistoryItem[], assistantContent?: (answer: string, reasoning: string | undefined) => string): TemplateMessage[] {
