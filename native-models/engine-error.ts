@@ -7,7 +7,8 @@
  * - invalid-prompt: a request the engine cannot answer as asked (a chat not ending with a user message);
  * - strategy-unavailable: a strategy the loaded models or the attached stores cannot provide;
  * - backend-unavailable: the llama.cpp backend asked for (cuda, metal, vulkan) cannot run here;
- * - rpc-worker: a remote worker (llama.cpp RPC) given wrongly, unreachable, or not an rpc-server.
+ * - rpc-worker: a remote worker (llama.cpp RPC) given wrongly, unreachable, or not an rpc-server, or
+ *   a target that fits neither on the workers nor on them and this machine together.
  */
 export const engineErrorCodes = [
     "invalid-model-file",

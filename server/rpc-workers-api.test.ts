@@ -1,3 +1,5 @@
+import { copyFileSync, truncateSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AppState, EngineInfo, RpcWorkersStatus, Settings } from "../core/app-api.ts";
 import { hasRpcRuntime } from "../native-models/runtime/llama-runtime.ts";
@@ -99,6 +101,18 @@ describeWithStories("a model loaded with the setting's remote workers", (stories
             });
             expect(answer.status).toBe(200);
             expect(((await answer.json()) as { choices: { text: string }[] }).choices[0]!.text.length).toBeGreaterThan(0);
+        }, 120_000);
+
+        it("refuses a target that fits nowhere in one line of ours, keeping the loaded model", async () => {
+            // stories260K's header with 1 TiB of weights behind it (a sparse file): more than this machine and the workers hold.
+            const huge = join(server.modelsDir, "huge.gguf");
+            copyFileSync(storiesPath, huge);
+            truncateSync(huge, 2 ** 40);
+            const loaded = (await call<AppState>(server, "GET", "/api/state")).body.engine!.modelPath;
+            const load = await call<{ error: { message: string; code: string } }>(server, "POST", "/api/models/load", { target: huge });
+            expect(load.status).toBe(400);
+            expect(load.body.error.message).toMatch(/^huge\.gguf fits nowhere: its weights take 1024\.0 GiB, and the 2 workers that answered have [\d.]+ GiB free, with [\d.]+ GiB free here\.$/);
+            expect((await call<AppState>(server, "GET", "/api/state")).body.engine!.modelPath).toBe(loaded);
         }, 120_000);
     }
 });

@@ -196,6 +196,7 @@ export class PresageEngine {
         // "auto" is every layer on them (llama.cpp's `-ngl 99 --rpc`), a number keeps the rest here.
         // When none answered, the model loads here alone.
         const onWorkers = workers != null && workers.endpoints.length > 0;
+        if (onWorkers) workers.refuseWhatFitsNowhere(options.modelPath);
         const gpuLayers = !onWorkers ? (workers != null ? 0 : options.gpuLayers) : (options.gpuLayers ?? "auto") === "auto" ? "max" : options.gpuLayers;
         // A first GPU load compiles the device's kernels (40 s for stories260K on llvmpipe): say so first.
         const markers = new GpuLoadMarkers(options.cacheDir ?? presageCacheDir());

@@ -1,8 +1,9 @@
 import { lookup } from "node:dns/promises";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isIP, connect } from "node:net";
-import { join, sep } from "node:path";
+import { freemem } from "node:os";
+import { basename, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
 import { packageRoot, unpackedPath } from "../../common/package-paths.ts";
@@ -310,6 +311,25 @@ export class RpcWorkers {
         }
         RpcWorkers.registered.set(llama, before);
         return new RpcWorkers(bindingPath, answered, notes);
+    }
+
+    /**
+     * Refuses, in one line, a target whose weights (about its file's size) fit neither on the workers
+     * in use nor on them and this machine together: llama.cpp would otherwise fail deep in the load on
+     * a buffer it cannot allocate, or abort the process.
+     */
+    refuseWhatFitsNowhere(modelPath: string, hereFreeBytes = freemem()): void {
+        let weightBytes: number;
+        try {
+            weightBytes = statSync(modelPath).size;
+        } catch {
+            return; // the load says what is wrong with the path
+        }
+        const workersFree = this.devices().reduce((sum, d) => sum + d.freeBytes, 0);
+        if (weightBytes <= workersFree + hereFreeBytes) return;
+        const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+        const n = this.endpoints.length;
+        throw new EngineError("rpc-worker", `${basename(modelPath)} fits nowhere: its weights take ${gib(weightBytes)}, and the ${n} worker${n > 1 ? "s" : ""} that answered have ${gib(workersFree)} free, with ${gib(hereFreeBytes)} free here.`);
     }
 
     /** Every device of the workers in use, with its memory now (one round trip to each worker). */
