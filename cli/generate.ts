@@ -2,10 +2,9 @@ import type { SamplingOptions } from "../native-models/decoding/sampling.ts";
 import { ChatSession } from "../native-models/chat/chat-session.ts";
 import { PresageEngine, type GenerateResult } from "../native-models/engine/presage-engine.ts";
 import { parseStrategies, type StrategyName } from "../native-models/engine/strategy.ts";
-import type { BackendChoice } from "../native-models/runtime/llama-runtime.ts";
 import { parseRpcEndpoints } from "../native-models/runtime/rpc-workers.ts";
 import { openDatastoreDrafters } from "./datastore-drafters.ts";
-import { CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
+import { backendOption, CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage generate — generate text with llama.cpp, plainly or with speculative decoding
 
@@ -75,8 +74,7 @@ export const generateCommand: Command = {
             repeatPenalty: values["repeat-penalty"] == null ? undefined : { penalty: numberOption(values["repeat-penalty"], "repeat-penalty", 1, 0, 10) },
             seed: values.seed == null ? undefined : intOption(values.seed, "seed", 0, 0, 0x7fffffff)
         };
-        const backend = (values.backend ?? "auto") as BackendChoice;
-        if (!["auto", "cpu", "cuda", "vulkan", "metal"].includes(backend)) throw new UsageError(`--backend must be auto, cpu, cuda, vulkan or metal, got "${backend}"`);
+        const backend = backendOption(values.backend);
         let strategies: StrategyName[];
         try {
             strategies = parseStrategies(values.strategy ?? "none");
