@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { BackendChoice } from "../native-models/runtime/llama-runtime.ts";
+import { parseRpcEndpoints } from "../native-models/runtime/rpc-workers.ts";
 
 /** A mistake in how the command was called: printed with a hint to `--help`, exit code 2. */
 export class UsageError extends Error {}
@@ -59,6 +60,19 @@ export function backendOption(value: string | undefined): BackendChoice {
     if (value == null) return "auto";
     if (!backendChoices.includes(value as BackendChoice)) throw new UsageError(`--backend must be one of ${backendChoices.join(", ")}, got "${value}"`);
     return value as BackendChoice;
+}
+
+/** Parses `--rpc host:port,...` into the endpoints as llama.cpp takes them; undefined when left out. */
+export function rpcOption(value: string | undefined): string[] | undefined {
+    if (value == null) return undefined;
+    let workers: string[];
+    try {
+        workers = parseRpcEndpoints(value).map((e) => e.text);
+    } catch (err) {
+        throw new UsageError(`--rpc: ${(err as Error).message}`);
+    }
+    if (workers.length === 0) throw new UsageError("--rpc needs at least one host:port");
+    return workers;
 }
 
 const backendChoices: readonly BackendChoice[] = ["auto", "cpu", "metal", "cuda", "vulkan"];

@@ -2,9 +2,8 @@ import type { SamplingOptions } from "../native-models/decoding/sampling.ts";
 import { ChatSession } from "../native-models/chat/chat-session.ts";
 import { PresageEngine, type GenerateResult } from "../native-models/engine/presage-engine.ts";
 import { parseStrategies, type StrategyName } from "../native-models/engine/strategy.ts";
-import { parseRpcEndpoints } from "../native-models/runtime/rpc-workers.ts";
 import { openDatastoreDrafters } from "./datastore-drafters.ts";
-import { backendOption, CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, UsageError, type Command } from "./command.ts";
+import { backendOption, CliError, intOption, numberOption, parseCommandArgs, printJson, requireOption, rpcOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage generate — generate text with llama.cpp, plainly or with speculative decoding
 
@@ -87,13 +86,7 @@ export const generateCommand: Command = {
         if ((strategies.includes("retrieval") || strategies.includes("history")) && values.db == null)
             throw new UsageError(`the "retrieval" and "history" strategies need --db FILE`);
 
-        let rpcWorkers: string[] | undefined;
-        try {
-            rpcWorkers = values.rpc == null ? undefined : parseRpcEndpoints(values.rpc).map((e) => e.text);
-        } catch (err) {
-            throw new UsageError(`--rpc: ${(err as Error).message}`);
-        }
-        if (values.rpc != null && rpcWorkers!.length === 0) throw new UsageError("--rpc needs at least one host:port");
+        const rpcWorkers = rpcOption(values.rpc);
         const gpuLayersText = values["gpu-layers"];
         const gpuLayers = gpuLayersText == null || gpuLayersText === "auto" || gpuLayersText === "max" ? gpuLayersText : intOption(gpuLayersText, "gpu-layers", 0, 0, 100_000);
 

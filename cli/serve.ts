@@ -5,8 +5,7 @@ import { ServerConfigError, startServer } from "../server/server.ts";
 import { defaultDbPath } from "../core/data-dir.ts";
 import { ServiceError } from "../core/service-error.ts";
 import { hasRpcRuntime } from "../native-models/runtime/llama-runtime.ts";
-import { parseRpcEndpoints } from "../native-models/runtime/rpc-workers.ts";
-import { CliError, intOption, parseCommandArgs, printJson, UsageError, type Command } from "./command.ts";
+import { CliError, intOption, parseCommandArgs, printJson, rpcOption, UsageError, type Command } from "./command.ts";
 
 const help = `presage serve — the chat window and an OpenAI-compatible API over HTTP, without Electron
 
@@ -66,13 +65,7 @@ export const serveCommand: Command = {
             if (built === "no-sources" || built === "failed") say("the chat window is not built; the page will say how to build it (the API works without it)");
         }
         if (values.draft != null && values.model == null) throw new CliError("--draft needs --model: a draft drafts for a target.");
-        let rpcWorkers: string[] | undefined;
-        try {
-            rpcWorkers = values.rpc == null ? undefined : parseRpcEndpoints(values.rpc).map((e) => e.text);
-        } catch (err) {
-            throw new UsageError(`--rpc: ${(err as Error).message}`);
-        }
-        if (values.rpc != null && rpcWorkers!.length === 0) throw new UsageError("--rpc needs at least one host:port");
+        const rpcWorkers = rpcOption(values.rpc);
         if (rpcWorkers != null && !hasRpcRuntime()) throw new CliError("--rpc needs llama.cpp built with its RPC backend, which is not built here: run `npm run build:rpc` once (about 20 minutes on 2 cores).");
         let server;
         try {

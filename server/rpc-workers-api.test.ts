@@ -5,17 +5,8 @@ import type { AppState, EngineInfo, RpcWorkersStatus, Settings } from "../core/a
 import { hasRpcRuntime } from "../native-models/runtime/llama-runtime.ts";
 import { rpcTestSkipReason, startRpcCluster, type RpcTestCluster } from "../native-models/testing/rpc-cluster.ts";
 import { describeWithStories } from "../native-models/testing/stories.ts";
+import { callAppApi } from "./testing/app-api-client.ts";
 import { startTestServer, type TestServer } from "./testing/test-server.ts";
-
-async function call<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(server.url + path, {
-        method,
-        headers: { "x-presage-token": server.token, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body)
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
-}
 
 describe("the remote workers setting over HTTP", () => {
     let server: TestServer;
@@ -25,30 +16,30 @@ describe("the remote workers setting over HTTP", () => {
     afterEach(() => server?.dispose());
 
     it("keeps the workers as llama.cpp takes them: trimmed, IPv6 in brackets, no repeats; none by default", async () => {
-        expect((await call<AppState>(server, "GET", "/api/state")).body.settings.rpcWorkers).toEqual([]);
-        const put = await call<Settings>(server, "PUT", "/api/settings", { rpcWorkers: [" 10.0.0.5:50052", "[fd00::1]:50052", "10.0.0.5:50052", "gpu-box.local:50053"] });
+        expect((await callAppApi<AppState>(server, "GET", "/api/state")).body.settings.rpcWorkers).toEqual([]);
+        const put = await callAppApi<Settings>(server, "PUT", "/api/settings", { rpcWorkers: [" 10.0.0.5:50052", "[fd00::1]:50052", "10.0.0.5:50052", "gpu-box.local:50053"] });
         expect(put.status).toBe(200);
         expect(put.body.rpcWorkers).toEqual(["10.0.0.5:50052", "[fd00::1]:50052", "gpu-box.local:50053"]);
-        expect((await call<AppState>(server, "GET", "/api/state")).body.settings.rpcWorkers).toEqual(["10.0.0.5:50052", "[fd00::1]:50052", "gpu-box.local:50053"]);
+        expect((await callAppApi<AppState>(server, "GET", "/api/state")).body.settings.rpcWorkers).toEqual(["10.0.0.5:50052", "[fd00::1]:50052", "gpu-box.local:50053"]);
     });
 
     it("refuses a bad worker in one line naming it, and keeps the list as it was", async () => {
-        await call(server, "PUT", "/api/settings", { rpcWorkers: ["10.0.0.5:50052"] });
+        await callAppApi(server, "PUT", "/api/settings", { rpcWorkers: ["10.0.0.5:50052"] });
         for (const [entry, says] of [["10.0.0.6", '"10.0.0.6" is not a worker address: write host:port'], ["10.0.0.6:70000", '"10.0.0.6:70000" is not a worker address'], ["[1:2:3]:50052", "1:2:3 is not an IPv6 address"], ["[zz::1]:50052", "\"[zz::1]:50052\" is not a worker address"]] as const) {
-            const put = await call<{ error: { message: string; code: string } }>(server, "PUT", "/api/settings", { rpcWorkers: ["10.0.0.7:50052", entry] });
+            const put = await callAppApi<{ error: { message: string; code: string } }>(server, "PUT", "/api/settings", { rpcWorkers: ["10.0.0.7:50052", entry] });
             expect(put.status).toBe(400);
             expect(put.body.error.code).toBe("invalid-request");
             expect(put.body.error.message).toContain(says);
             expect(put.body.error.message).not.toContain("\n");
         }
-        const many = await call<{ error: { message: string } }>(server, "PUT", "/api/settings", { rpcWorkers: Array.from({ length: 17 }, (_, i) => `10.0.0.${i + 1}:50052`) });
+        const many = await callAppApi<{ error: { message: string } }>(server, "PUT", "/api/settings", { rpcWorkers: Array.from({ length: 17 }, (_, i) => `10.0.0.${i + 1}:50052`) });
         expect(many.status).toBe(400);
-        expect((await call<AppState>(server, "GET", "/api/state")).body.settings.rpcWorkers).toEqual(["10.0.0.5:50052"]);
+        expect((await callAppApi<AppState>(server, "GET", "/api/state")).body.settings.rpcWorkers).toEqual(["10.0.0.5:50052"]);
     });
 
     it("warns about each worker off private networks, and says what is missing without the RPC build", async () => {
-        await call(server, "PUT", "/api/settings", { rpcWorkers: ["203.0.113.9:50052", "10.0.0.5:50052", "192.168.1.20:50052", "[2001:db8::5]:50052", "[fd00::1]:50052", "127.0.0.1:50052"] });
-        const status = await call<RpcWorkersStatus>(server, "GET", "/api/rpc-workers");
+        await callAppApi(server, "PUT", "/api/settings", { rpcWorkers: ["203.0.113.9:50052", "10.0.0.5:50052", "192.168.1.20:50052", "[2001:db8::5]:50052", "[fd00::1]:50052", "127.0.0.1:50052"] });
+        const status = await callAppApi<RpcWorkersStatus>(server, "GET", "/api/rpc-workers");
         expect(status.status).toBe(200);
         expect(status.body.warnings).toHaveLength(2);
         expect(status.body.warnings[0]).toMatch(/^Worker 203\.0\.113\.9:50052 \(203\.0\.113\.9\) is not on a private or loopback address: llama\.cpp's rpc-server is unauthenticated/);
@@ -80,12 +71,12 @@ describeWithStories("a model loaded with the setting's remote workers", (stories
             cluster = await startRpcCluster(2);
             const workers = cluster.workers.map((w) => w.endpoint.text);
             server = await startTestServer({ modelFiles: [storiesPath] });
-            const before = (await call<AppState>(server, "GET", "/api/state")).body.engine!;
+            const before = (await callAppApi<AppState>(server, "GET", "/api/state")).body.engine!;
             expect(before.rpc).toBeUndefined();
-            expect((await call<Settings>(server, "PUT", "/api/settings", { rpcWorkers: workers })).status).toBe(200);
+            expect((await callAppApi<Settings>(server, "PUT", "/api/settings", { rpcWorkers: workers })).status).toBe(200);
             // Not before the next load: the loaded model is unchanged.
-            expect((await call<AppState>(server, "GET", "/api/state")).body.engine!.rpc).toBeUndefined();
-            const load = await call<EngineInfo>(server, "POST", "/api/models/load", { target: before.modelPath });
+            expect((await callAppApi<AppState>(server, "GET", "/api/state")).body.engine!.rpc).toBeUndefined();
+            const load = await callAppApi<EngineInfo>(server, "POST", "/api/models/load", { target: before.modelPath });
             expect(load.status).toBe(200);
             const devices = load.body.rpc!.devices;
             expect(devices.map((d) => d.endpoint)).toEqual(workers);
@@ -94,7 +85,7 @@ describeWithStories("a model loaded with the setting's remote workers", (stories
                 expect(d.totalBytes).toBeGreaterThan(0);
                 expect(d.freeBytes).toBeLessThanOrEqual(d.totalBytes);
             }
-            expect((await call<RpcWorkersStatus>(server, "GET", "/api/rpc-workers")).body).toEqual({ missing: null, warnings: [] });
+            expect((await callAppApi<RpcWorkersStatus>(server, "GET", "/api/rpc-workers")).body).toEqual({ missing: null, warnings: [] });
             const answer = await fetch(`${server.url}/v1/completions`, {
                 method: "POST", headers: { "x-presage-token": server.token, "content-type": "application/json" },
                 body: JSON.stringify({ prompt: "Once upon a time", max_tokens: 8, temperature: 0 })
@@ -108,11 +99,11 @@ describeWithStories("a model loaded with the setting's remote workers", (stories
             const huge = join(server.modelsDir, "huge.gguf");
             copyFileSync(storiesPath, huge);
             truncateSync(huge, 2 ** 40);
-            const loaded = (await call<AppState>(server, "GET", "/api/state")).body.engine!.modelPath;
-            const load = await call<{ error: { message: string; code: string } }>(server, "POST", "/api/models/load", { target: huge });
+            const loaded = (await callAppApi<AppState>(server, "GET", "/api/state")).body.engine!.modelPath;
+            const load = await callAppApi<{ error: { message: string; code: string } }>(server, "POST", "/api/models/load", { target: huge });
             expect(load.status).toBe(400);
             expect(load.body.error.message).toMatch(/^huge\.gguf fits nowhere: its weights take 1024\.0 GiB, and the 2 workers that answered have [\d.]+ GiB free, with [\d.]+ GiB free here\.$/);
-            expect((await call<AppState>(server, "GET", "/api/state")).body.engine!.modelPath).toBe(loaded);
+            expect((await callAppApi<AppState>(server, "GET", "/api/state")).body.engine!.modelPath).toBe(loaded);
         }, 120_000);
     }
 });
