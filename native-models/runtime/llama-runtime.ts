@@ -96,10 +96,16 @@ async function loadRuntime(backend: Exclude<BackendChoice, "auto">): Promise<Lla
         throw new EngineError("backend-unavailable", `The ${backend} backend of llama.cpp is not available here (${(err as Error).message.split("\n")[0]}); choose "auto" or "cpu".`);
     }
     // Vulkan's binaries load wherever a Vulkan loader is installed, with or without a device to run on.
-    if (gpu !== false && (await llama.getGpuDeviceNames()).length === 0) {
+    const devices = gpu === false ? [] : await llama.getGpuDeviceNames();
+    if (gpu !== false && devices.length === 0) {
         await llama.dispose();
         throw new EngineError("backend-unavailable", `The ${backend} backend of llama.cpp loaded but finds no device here; choose "auto" or "cpu".`);
     }
+    // On Mesa's llvmpipe, ggml-vulkan's fused kernels crash the driver (SIGSEGV in libvulkan_lvp.so,
+    // scripts/repro/lavapipe-confidence-crash.mjs: 0 of 5 runs survive with fusion, 5 of 5 without).
+    // ggml reads the switch when a model first opens the device, so setting it here, after the devices
+    // are listed and before any model loads, is in time; real GPUs keep their fused kernels.
+    if (gpu === "vulkan" && devices.every((d) => softwareDevice.test(d))) process.env.GGML_VK_DISABLE_FUSION ??= "1";
     return llama;
 }
 

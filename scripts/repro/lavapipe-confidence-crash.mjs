@@ -10,12 +10,18 @@
 // (libvulkan_lvp.so), not in node-llama-cpp or llama.cpp code. The same calls do not crash on the CPU
 // backend (`--cpu`), nor without `confidence`, nor with batches of a fixed size; Presage's own
 // evaluator crashes on the same sequence when it draws rows early (as soon as the decode returns).
+//
+// With `--no-fusion` (ggml-vulkan's own GGML_VK_DISABLE_FUSION=1, set after the devices are listed and
+// before the model loads, as Presage does on a software device) the same calls run to the end: 5 of 5
+// runs against 0 of 5 with fused kernels (2026-12-02). GGML_VK_SERIALIZE_SUBMISSIONS=1 avoids it too;
+// GGML_VK_DISABLE_ASYNC, _MMVQ, _MULTI_ADD, _GRAPH_OPTIMIZE, _HOST_VISIBLE_VIDMEM and LP_NUM_THREADS do not.
 import { getLlama } from "node-llama-cpp";
 import { fileURLToPath } from "node:url";
 
 const cpu = process.argv.includes("--cpu");
 const modelPath = fileURLToPath(new URL("../../models/stories260K.gguf", import.meta.url));
 const llama = await getLlama({ gpu: cpu ? false : "vulkan", build: "never" });
+if (process.argv.includes("--no-fusion")) process.env.GGML_VK_DISABLE_FUSION = "1";
 const model = await llama.loadModel({ modelPath, gpuLayers: cpu ? 0 : "max" });
 const context = await model.createContext({ contextSize: 512, threads: 1, sequences: 1 });
 const sequence = context.getSequence();
