@@ -30,11 +30,14 @@ export interface BackendInfo {
  */
 const softwareDevice = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
 
+/** Whether every device listed is a software rasterizer (none listed counts as all). */
+const onlySoftwareDevices = (devices: readonly string[]) => devices.every((d) => softwareDevice.test(d));
+
 /** Why `auto` must not run on what `getLlama({ gpu: "auto" })` picked, or null when it may. */
 export function autoRefusal(gpu: Llama["gpu"], devices: readonly string[]): string | null {
     if (gpu === false) return null;
     if (devices.length === 0) return `llama.cpp's ${gpu} backend loaded but lists no device`;
-    if (devices.every((d) => softwareDevice.test(d))) return `${gpu} offers only ${devices.join(", ")}, a software device slower than the CPU backend`;
+    if (onlySoftwareDevices(devices)) return `${gpu} offers only ${devices.join(", ")}, a software device slower than the CPU backend`;
     return null;
 }
 
@@ -105,7 +108,7 @@ async function loadRuntime(backend: Exclude<BackendChoice, "auto">): Promise<Lla
     // scripts/repro/lavapipe-confidence-crash.mjs: 0 of 5 runs survive with fusion, 5 of 5 without).
     // ggml reads the switch when a model first opens the device, so setting it here, after the devices
     // are listed and before any model loads, is in time; real GPUs keep their fused kernels.
-    if (gpu === "vulkan" && devices.every((d) => softwareDevice.test(d))) process.env.GGML_VK_DISABLE_FUSION ??= "1";
+    if (gpu === "vulkan" && onlySoftwareDevices(devices)) process.env.GGML_VK_DISABLE_FUSION ??= "1";
     return llama;
 }
 
