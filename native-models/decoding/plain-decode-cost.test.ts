@@ -59,20 +59,23 @@ describeWithStories("plain decoding's cost by depth, measured on stories260K", (
         expect(engine.info.calibration!.plainKnownDepth).toBe(engine.info.contextSize);
     });
 
-    // Depth 1024 is twice the deepest point the load measures on this model: the prediction follows the
-    // last segment's slope, and on the 2-vCPU AMD VM of 2026-12-02 it was off by up to 31% (1 run in 3).
-    it("predicts plain decoding at depth 1024 within 35% of a plain run there", async () => {
-        const predicted = new PlainDecodeCost(engine.info.calibration!.plainByDepth, engine.info.contextSize);
+    // A prediction and the run it predicts are timed minutes apart unless the test interleaves them:
+    // under CI's parallel test files the load's curve was measured on a busier (or idler) machine than
+    // the run, and read 38% off while the same prediction alone read 5-11% off. So each round measures
+    // the curve as a load does, then runs plain decoding at depth 1024; the median round's error counts.
+    it("predicts plain decoding at depth 1024 within 35% of a plain run there, measured in alternation", async () => {
         const prompt = Array.from({ length: 1024 }, (_, i) => ((i * 7919 + 13) % 512) as Token);
-        const runs: number[] = [];
-        for (let i = 0; i < 3; i++) {
+        const errors: number[] = [];
+        for (let round = 0; round < 5; round++) {
+            const predicted = await engine.exclusive(() =>
+                PlainDecodeCost.measure(engine.verifier, { vocabularySize: 512, contextSize: engine.info.contextSize })
+            );
             // A plain decoder with no yardstick of its own: it must not teach the curve what it is tested on.
             const result = await engine.exclusive(() => new SpeculativeDecoder(engine.verifier, [], null).decode(prompt, { maxTokens: 65 }));
-            const generatedMs = result.stats.tokensPerSecond > 0 ? ((result.tokens.length - 1) * 1000) / result.stats.tokensPerSecond : NaN;
-            runs.push(generatedMs / (result.tokens.length - 1));
+            const measured = result.stats.tokensPerSecond > 0 ? 1000 / result.stats.tokensPerSecond : NaN;
+            const ms = predicted.msFor(1024, 64)! / 64;
+            errors.push(Math.abs(ms - measured) / measured);
         }
-        const measured = runs.sort((a, b) => a - b)[1]!;
-        const ms = predicted.msFor(1024, 64)! / 64;
-        expect(Math.abs(ms - measured) / measured).toBeLessThan(0.35);
+        expect(errors.sort((a, b) => a - b)[2]!).toBeLessThan(0.35);
     });
 });

@@ -152,8 +152,9 @@ export class PlainDecodeCost {
                     // The first decode at a new depth warms caches; the rest are what an answer sees.
                     if (rep > 0) times.push(ms);
                 }
-                // The mean: a stall now and then is part of what a real answer pays.
-                lastDecodeMs = times.reduce((a, b) => a + b, 0) / times.length;
+                // The median, as for the plain steps of answers: a mean let one burst of another
+                // process's work during load double a depth's cost (5.4 ms read for 2.6 ms).
+                lastDecodeMs = median(times);
                 if (points.length === 0) budget = budgetMs ?? Math.min(4000, Math.max(600, 2000 * lastDecodeMs));
                 points.push({ depth, msPerToken: lastDecodeMs });
                 context.length = depth;
